@@ -1,0 +1,14 @@
+"""Shared test settings: quiet TensorFlow logs and reproducible random weights."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    keras.utils.set_random_seed(1234)
+    yield

@@ -1,0 +1,192 @@
+"""GAN, reconstruction and feature-matching losses as pure functions of tensors.
+
+Every function returns one value per example (shape ``(B,)``) so that the trainer reduces
+once, with ``tf.nn.compute_average_loss(..., global_batch_size=...)``, and distribution
+strategies average correctly. Discriminator outputs may be a logits map (PatchGAN), a
+plain vector, or a list of maps (multi-scale discriminators): a map is averaged over its
+positions and a list is summed over its discriminators, as pix2pixHD does.
+
+Naming: ``<kind>_generator_loss(fake_logits)`` and
+``<kind>_discriminator_loss(real_logits, fake_logits)``. Weights (lambda) are applied by
+the caller, and so is the reference's halving of the discriminator loss.
+"""
+
+import tensorflow as tf
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def per_example_mean(x):
+    """Mean over every axis but the first: ``(B, ...) -> (B,)``, in float32."""
+    x = tf.cast(x, tf.float32)
+    if x.shape.rank is not None and x.shape.rank <= 1:
+        return tf.reshape(x, [-1])
+    return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
+
+
+def _sum_over_discriminators(fn, *outputs):
+    """Apply ``fn`` to matching maps of one or several discriminators and add the results."""
+    lists = [_as_list(o) for o in outputs]
+    if len({len(items) for items in lists}) != 1:
+        raise ValueError(f"real and fake outputs have different numbers of maps: {[len(x) for x in lists]}")
+    return tf.add_n([per_example_mean(fn(*maps)) for maps in zip(*lists)])
+
+
+# -- vanilla GAN (Goodfellow et al., 2014), binary cross-entropy on logits --------------
+
+def vanilla_generator_loss(fake_logits):
+    """Non-saturating loss ``-log D(G(x))`` = BCE(fake, 1) = softplus(-logit)."""
+    return _sum_over_discriminators(lambda f: tf.nn.softplus(-tf.cast(f, tf.float32)), fake_logits)
+
+
+def vanilla_discriminator_loss(real_logits, fake_logits):
+    """``-log D(y) - log(1 - D(G(x)))`` = BCE(real, 1) + BCE(fake, 0)."""
+    return _sum_over_discriminators(
+        lambda r, f: tf.nn.softplus(-tf.cast(r, tf.float32)) + tf.nn.softplus(tf.cast(f, tf.float32)),
+        real_logits,
+        fake_logits,
+    )
+
+
+# -- least squares GAN (Mao et al., 2017), the CycleGAN choice -------------------------
+
+def lsgan_generator_loss(fake_logits):
+    """``(D(G(x)) - 1)^2``."""
+    return _sum_over_discriminators(lambda f: tf.square(tf.cast(f, tf.float32) - 1.0), fake_logits)
+
+
+def lsgan_discriminator_loss(real_logits, fake_logits):
+    """``(D(y) - 1)^2 + D(G(x))^2``."""
+    return _sum_over_discriminators(
+        lambda r, f: tf.square(tf.cast(r, tf.float32) - 1.0) + tf.square(tf.cast(f, tf.float32)),
+        real_logits,
+        fake_logits,
+    )
+
+
+# -- Wasserstein GAN (Arjovsky et al., 2017); critic scores, not probabilities -----------
+
+def wgan_generator_loss(fake_logits):
+    """``-D(G(x))``."""
+    return _sum_over_discriminators(lambda f: -tf.cast(f, tf.float32), fake_logits)
+
+
+def wgan_discriminator_loss(real_logits, fake_logits):
+    """``D(G(x)) - D(y)``; add a gradient penalty or clip the weights to keep D Lipschitz."""
+    return _sum_over_discriminators(
+        lambda r, f: tf.cast(f, tf.float32) - tf.cast(r, tf.float32), real_logits, fake_logits
+    )
+
+
+# -- hinge loss (Lim & Ye, 2017; Miyato et al., 2018) -----------------------------------
+
+def hinge_generator_loss(fake_logits):
+    """``-D(G(x))``, the same as the Wasserstein generator loss."""
+    return wgan_generator_loss(fake_logits)
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """``max(0, 1 - D(y)) + max(0, 1 + D(G(x)))``."""
+    return _sum_over_discriminators(
+        lambda r, f: tf.nn.relu(1.0 - tf.cast(r, tf.float32)) + tf.nn.relu(1.0 + tf.cast(f, tf.float32)),
+        real_logits,
+        fake_logits,
+    )
+
+
+GAN_LOSSES = {
+    "vanilla": (vanilla_generator_loss, vanilla_discriminator_loss),
+    "lsgan": (lsgan_generator_loss, lsgan_discriminator_loss),
+    "wgan": (wgan_generator_loss, wgan_discriminator_loss),
+    "hinge": (hinge_generator_loss, hinge_discriminator_loss),
+}
+
+
+def gan_losses(kind):
+    """``(generator_loss, discriminator_loss)`` for ``"vanilla" | "lsgan" | "wgan" | "hinge"``."""
+    try:
+        return GAN_LOSSES[kind]
+    except KeyError:
+        raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}") from None
+
+
+def gradient_penalty(critic, real, fake, alpha=None, target_norm=1.0, seed=None):
+    """WGAN-GP term ``(||grad_x D(x_hat)||_2 - 1)^2`` (Gulrajani et al., 2017), per example.
+
+    ``x_hat = alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U(0, 1)`` per example.
+    For a critic that outputs a map (PatchGAN) or a list of maps, the gradient is that of
+    the sum of its outputs, as the reference ``cal_gradient_penalty`` does. The weight
+    (gamma, 10 in the paper) is applied by the caller.
+
+    Args:
+        critic: callable from images to scores, e.g. a Keras discriminator.
+        real, fake: image batches of the same shape.
+        alpha: optional interpolation weights of shape ``(B,)``; random when omitted.
+        target_norm: the Lipschitz constant to push toward.
+        seed: optional ``(2,)`` int seed for a stateless ``alpha``.
+    """
+    real = tf.cast(real, tf.float32)
+    fake = tf.cast(fake, tf.float32)
+    batch = tf.shape(real)[0]
+    if alpha is None:
+        shape = [batch]
+        alpha = (
+            tf.random.stateless_uniform(shape, seed=seed) if seed is not None else tf.random.uniform(shape)
+        )
+    alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1] + [1] * (real.shape.rank - 1))
+    interpolated = alpha * real + (1.0 - alpha) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(interpolated)
+        scores = _as_list(critic(interpolated))
+        total = tf.add_n([tf.reduce_sum(tf.cast(s, tf.float32)) for s in scores])
+    grads = tape.gradient(total, interpolated)
+    norms = tf.sqrt(tf.reduce_sum(tf.reshape(tf.square(grads), [batch, -1]), axis=1) + 1e-12)
+    return tf.square(norms - target_norm)
+
+
+# -- reconstruction losses ---------------------------------------------------------------
+
+def l1_loss(target, prediction):
+    """Mean absolute error per example, the pix2pix ``L_L1`` (weight 100 in the paper)."""
+    return per_example_mean(tf.abs(tf.cast(target, tf.float32) - tf.cast(prediction, tf.float32)))
+
+
+def cycle_consistency_loss(real, reconstructed):
+    """CycleGAN ``||F(G(x)) - x||_1`` per example (weight lambda = 10 in the paper)."""
+    return l1_loss(real, reconstructed)
+
+
+def identity_loss(real, same):
+    """CycleGAN ``||G(y) - y||_1`` per example (weight 0.5 * lambda in the paper); keeps colours."""
+    return l1_loss(real, same)
+
+
+def feature_matching_loss(real_features, fake_features):
+    """pix2pixHD feature matching (Wang et al., 2018, eq. 4), per example.
+
+    ``sum_k 1/num_D sum_i mean|D_k^(i)(real) - D_k^(i)(fake)|``: for each discriminator k,
+    the L1 distance of each intermediate feature map i, averaged over its elements and
+    summed over layers, then averaged over discriminators. With the reference's 3-layer
+    discriminators this equals the official code's ``4 / (n_layers + 1)`` weighting.
+    Real features are treated as constants (no gradient flows into them).
+
+    Args:
+        real_features, fake_features: a list of feature maps (one discriminator) or a list
+            of such lists (multi-scale); the final logits should not be included.
+    """
+    real_features = _as_list(real_features)
+    fake_features = _as_list(fake_features)
+    if real_features and not isinstance(real_features[0], (list, tuple)):
+        real_features, fake_features = [real_features], [fake_features]
+    if len(real_features) != len(fake_features):
+        raise ValueError("real and fake features come from different numbers of discriminators")
+    per_discriminator = []
+    for real_maps, fake_maps in zip(real_features, fake_features):
+        if len(real_maps) != len(fake_maps):
+            raise ValueError("real and fake features have different numbers of layers")
+        per_discriminator.append(
+            tf.add_n([l1_loss(tf.stop_gradient(r), f) for r, f in zip(real_maps, fake_maps)])
+        )
+    return tf.add_n(per_discriminator) / float(len(per_discriminator))

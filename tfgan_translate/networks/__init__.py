@@ -1,0 +1,24 @@
+"""Generator and discriminator builders of the published translation models.
+
+Each builder takes plain arguments and returns a named functional ``keras.Model`` whose
+layers, widths and padding follow the reference implementation.
+"""
+
+from .discriminators import (
+    build_patchgan_discriminator,
+    build_pixel_discriminator,
+    patchgan_output_size,
+    patchgan_receptive_field,
+)
+from .generators import build_resnet_generator, build_unet_generator
+from .blocks import NORMS
+
+__all__ = [
+    "NORMS",
+    "build_patchgan_discriminator",
+    "build_pixel_discriminator",
+    "build_resnet_generator",
+    "build_unet_generator",
+    "patchgan_output_size",
+    "patchgan_receptive_field",
+]
