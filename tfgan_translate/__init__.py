@@ -15,7 +15,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("layers", "networks", "losses", "data", "cli")
+_SUBMODULES = (
+    "layers", "networks", "losses", "data", "training", "pix2pix", "cyclegan", "convert", "inference", "cli",
+)
 
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -6,35 +6,201 @@ Each sub-command is a pair of functions: ``_add_<name>(subparsers)`` declares it
 
 import argparse
 import sys
+from pathlib import Path
 
 
 class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit status 2."""
 
 
+def _add_train(subparsers):
+    parser = subparsers.add_parser("train", help="train a model (resumes when the run folder has a checkpoint)")
+    parser.add_argument("model", help="pix2pix or cyclegan")
+    parser.add_argument("--dataset", required=True,
+                        help="demo-paired | demo-gray2color | demo-unpaired | a folder (trainA/trainB, or A|B images) "
+                        "| a tfds cycle_gan name such as horse2zebra")
+    parser.add_argument("--run-dir", help="run folder (default checkpoints/<model>_<dataset>)")
+    parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB", help="which half/domain is the input")
+    parser.add_argument("--epochs", type=int, help="total epochs: half at the full rate, half decaying (paper: 100 + 100)")
+    parser.add_argument("--steps", type=int, help="stop after this many steps in total, counting resumed ones")
+    for flag, kind, text in [
+        ("--image-size", int, "training crop size (paper 256)"),
+        ("--batch-size", int, "global batch size (paper 1)"),
+        ("--seed", int, "seed for weights, data order and jitter"),
+        ("--generator", str, "unet or resnet"),
+        ("--ngf", int, "generator filters (paper 64)"),
+        ("--ndf", int, "discriminator filters (paper 64)"),
+        ("--n-blocks", int, "residual blocks of the ResNet generator"),
+        ("--norm", str, "batch, instance or none"),
+        ("--lr", float, "learning rate (paper 2e-4)"),
+    ]:
+        parser.add_argument(flag, type=kind, help=text)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="any other Config field, e.g. --set lambda_identity=0 (repeatable)")
+    parser.add_argument("--data-dir", help="tfds data folder")
+    parser.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
+    parser.add_argument("--sample-every", type=int, default=500, help="steps between PNG sample grids")
+    parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
+    parser.add_argument("--log-every", type=int, default=50, help="steps between TensorBoard scalars")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _run_train(args):
+    from . import runs, training
+    from .training import config as config_io
+    from .train_config import resolve_train_config
+
+    run_dir = args.run_dir or default_run_dir(args.model, args.dataset)
+    module, config = resolve_train_config(args, run_dir)
+    dataset_fn, steps_per_epoch = runs.training_dataset_fn(
+        module.FAMILY, args.dataset, config, direction=args.direction, data_dir=args.data_dir, strict=args.strict
+    )
+    total_steps = args.steps if args.steps is not None else (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
+    trainer = module.Trainer(config, steps_per_epoch=steps_per_epoch)
+    print(f"training {module.FAMILY} on {args.dataset} into {run_dir}: {steps_per_epoch} steps per epoch, "
+          f"up to step {total_steps}")
+    try:
+        result = training.fit(
+            trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+            sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+            progress=not args.no_progress,
+        )
+    except training.NonFiniteLossError as error:
+        print(f"tfgan-translate train: {error}", file=sys.stderr)
+        return 1
+    losses = ", ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
+    print(f"step {result.step}: {losses}; {result.images_per_second:.1f} images/s; "
+          f"checkpoint {result.checkpoint}; config {Path(run_dir) / config_io.CONFIG_FILE}")
+    return 130 if result.interrupted else 0
+
+
+def default_run_dir(model, dataset):
+    name = Path(dataset.rstrip("/")).name.replace("cycle_gan/", "") or "data"
+    return str(Path("checkpoints") / f"{model}_{name}")
+
+
+def _add_translate(subparsers):
+    parser = subparsers.add_parser("translate", help="translate an image or a folder of images")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", help="a run folder (uses its newest checkpoint)")
+    source.add_argument("--model", help="a generator saved as .keras (exported or converted)")
+    parser.add_argument("--input", required=True, help="an image file or a folder of images")
+    parser.add_argument("--output", required=True, help="folder for the translated images (<name>.png each)")
+    parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
+                        help="CycleGAN runs: AtoB uses generator_ab, BtoA generator_ba")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    return parser
+
+
+def _run_translate(args):
+    from . import inference, runs
+
+    if args.model:
+        import keras
+
+        if not Path(args.model).exists():
+            raise UsageError(f"--model {args.model}: no such file")
+        model = keras.models.load_model(args.model)
+    else:
+        _, generators = runs.load_generators(args.run_dir)
+        model = runs.generator_for_direction(generators, args.direction)
+    written, skipped = inference.translate_files(model, inference.list_inputs(args.input), args.output, args.overwrite)
+    print(f"translated {len(written)} image(s) into {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
+    return 0
+
+
+def _add_export(subparsers):
+    parser = subparsers.add_parser("export", help="write a run's generators as .keras models and SavedModels")
+    parser.add_argument("--run-dir", required=True, help="a run folder")
+    parser.add_argument("--output", required=True, help="folder for the exported generators")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in --output")
+    return parser
+
+
+def _run_export(args):
+    from . import inference, runs
+
+    family, generators = runs.load_generators(args.run_dir)
+    paths = inference.export_generators(generators, args.output, family, overwrite=args.overwrite)
+    print("exported " + ", ".join(str(p) for p in paths) + " (and a SavedModel folder beside each)")
+    return 0
+
+
 def _add_demo(subparsers):
-    parser = subparsers.add_parser("demo", help="run the built-in demo on offline data")
-    parser.add_argument("--output", default="checkpoints/demo", help="folder for the demo's outputs")
+    parser = subparsers.add_parser("demo", help="train pix2pix and CycleGAN on the built-in offline data (CPU minutes)")
+    parser.add_argument("--output", default="checkpoints/demo", help="folder for the demo's runs, exports and report")
+    parser.add_argument("--quick", action="store_true", help="a few steps only, to check an installation")
     return parser
 
 
 def _run_demo(args):
-    from . import networks
+    from .demo_run import run_demo
 
-    generator = networks.build_resnet_generator((64, 64, 3), ngf=16, n_blocks=6)
-    discriminator = networks.build_patchgan_discriminator((64, 64, 3), ndf=16, norm="instance")
-    print(
-        "tfgan-translate demo: the networks build "
-        f"(ResNet generator {generator.count_params():,} parameters, "
-        f"PatchGAN {discriminator.count_params():,}).\n"
-        "Training on the demo data arrives with the trainers issue (#4); until then the demo "
-        "only checks that the installation works."
+    run_demo(args.output, quick=args.quick)
+    return 0
+
+
+def _add_convert(subparsers):
+    # Spelled out so that building the parser does not import Keras (a test keeps it in sync).
+    archs = "resnet_9blocks, resnet_6blocks, unet_256, unet_128, basic, patchgan, pixel, n_layers_N"
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert a pix2pix/CycleGAN PyTorch checkpoint (.pth) to a Keras model (.keras)",
+        description="Convert a state_dict saved by the reference PyTorch pix2pix/CycleGAN code "
+        "(e.g. the published horse2zebra.pth) into our network with the same outputs. Norm, "
+        "channels and width are read from the checkpoint unless given.",
     )
+    parser.add_argument("--from-pytorch", required=True, metavar="FILE.pth", help="the PyTorch checkpoint")
+    parser.add_argument("--arch", required=True, metavar="ARCH",
+                        help=f"the reference --netG/--netD: {archs}")
+    parser.add_argument("--output", required=True, metavar="MODEL.keras", help="where to write the Keras model")
+    parser.add_argument("--norm", choices=("batch", "instance"), help="default: read from the checkpoint")
+    parser.add_argument("--input-nc", type=int, metavar="N", help="input channels (default: from the checkpoint)")
+    parser.add_argument("--output-nc", type=int, metavar="N", help="output channels of a generator (default: from the checkpoint)")
+    parser.add_argument("--ngf", "--ndf", dest="ngf", type=int, metavar="N",
+                        help="filters of the first layer (default: from the checkpoint)")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="read the .pth with the built-in reader even when torch is installed")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    return parser
+
+
+def _run_convert(args):
+    import math
+    import os
+
+    from .convert import ConversionError, convert_pytorch_checkpoint
+
+    if not args.output.endswith(".keras"):
+        raise UsageError(f"--output must end in .keras (Keras 3's model format), got {args.output!r}")
+    if os.path.exists(args.output) and not args.overwrite:
+        raise UsageError(f"--output {args.output} exists; pass --overwrite to replace it")
+    for flag in ("input_nc", "output_nc", "ngf"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
+    try:
+        model = convert_pytorch_checkpoint(
+            args.from_pytorch, args.arch, norm=args.norm, input_nc=args.input_nc, output_nc=args.output_nc,
+            ngf=args.ngf, use_torch=False if args.no_torch else None,
+        )
+    except ConversionError as error:
+        raise UsageError(str(error)) from None
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    model.save(args.output)
+    parameters = sum(math.prod(w.shape) for w in model.trainable_weights)  # as the reference counts
+    print(f"tfgan-translate convert: wrote {args.output} ({args.arch}, {parameters:,} parameters, "
+          f"input {model.input_shape[1:]})")
     return 0
 
 
 COMMANDS = {
+    "train": (_add_train, _run_train),
+    "translate": (_add_translate, _run_translate),
+    "export": (_add_export, _run_export),
     "demo": (_add_demo, _run_demo),
+    "convert": (_add_convert, _run_convert),
 }
 
 
@@ -53,7 +219,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command][1](args)
-    except UsageError as error:
+    except (UsageError, ValueError, FileExistsError) as error:
         print(f"tfgan-translate {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,186 @@
+"""Trainers and the loop: losses fall, resume is exact, NaN and conflicts stop cleanly."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgan_translate import cyclegan, pix2pix, training
+from tfgan_translate.training.checkpoints import RunCheckpoint
+
+SIZE = 32
+
+
+def paired_arrays(n=8, seed=0):
+    """A learnable paired task: b is a fixed colour transform of a smooth random image a."""
+    rng = np.random.default_rng(seed)
+    low = rng.uniform(-1, 1, (n, SIZE // 8, SIZE // 8, 3)).astype(np.float32)
+    a = tf.image.resize(low, (SIZE, SIZE)).numpy()
+    b = np.tanh(a[..., ::-1] * 1.5).astype(np.float32)
+    return a, b
+
+
+def dataset_fn_for(a, b, batch_size):
+    def dataset_fn(epoch):
+        ds = tf.data.Dataset.from_tensor_slices({"a": a, "b": b})
+        return ds.shuffle(len(a), seed=1000 + epoch).batch(batch_size, drop_remainder=True)
+
+    return dataset_fn
+
+
+def tiny(family, **overrides):
+    if family == "pix2pix":
+        return pix2pix.Trainer, pix2pix.Config(image_size=SIZE, ngf=8, ndf=8, batch_size=2, **overrides)
+    return cyclegan.Trainer, cyclegan.Config(
+        image_size=SIZE, ngf=8, ndf=8, n_blocks=2, pool_size=3, batch_size=2, **overrides
+    )
+
+
+def run(family, run_dir, total_steps, a, b, config_overrides=None, **fit_options):
+    trainer_class, config = tiny(family, **(config_overrides or {}))
+    trainer = trainer_class(config, steps_per_epoch=len(a) // config.batch_size)
+    result = training.fit(
+        trainer, dataset_fn_for(a, b, config.batch_size), run_dir, steps_per_epoch=len(a) // config.batch_size,
+        total_steps=total_steps, progress=False, sample_every=0, checkpoint_every=0, **fit_options,
+    )
+    return trainer, result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family,loss_key", [("pix2pix", "g_l1"), ("cyclegan", "cycle_a")])
+def test_reconstruction_loss_falls(tmp_path, family, loss_key):
+    a, b = paired_arrays()
+    trainer_class, config = tiny(family, lr=1e-3)
+    trainer = trainer_class(config, steps_per_epoch=4)
+    step = tf.function(trainer.train_step)
+    ds = dataset_fn_for(a, b, 2)
+    history = [float(step(batch)[loss_key]) for epoch in range(8) for batch in ds(epoch)]
+    assert np.mean(history[-4:]) < 0.8 * np.mean(history[:4]), history
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["pix2pix", "cyclegan"])
+def test_resume_continues_exactly(tmp_path, family):
+    """Stop after N steps, resume to 2N: weights equal an uninterrupted 2N-step run.
+
+    pix2pix (ResNet generator with dropout) exercises dropout's seed state, CycleGAN the
+    image pool's buffer and generator; N is not a multiple of the epoch length, so the
+    resumed run starts mid-epoch.
+    """
+    tf.config.experimental.enable_op_determinism()
+    a, b = paired_arrays()
+    n = 5
+    overrides = dict(generator="resnet", n_blocks=1, use_dropout=True) if family == "pix2pix" else {}
+    straight, result = run(family, tmp_path / "straight", 2 * n, a, b, overrides)
+    assert result.step == 2 * n and result.resumed_from is None
+    _, first = run(family, tmp_path / "resumed", n, a, b, overrides)
+    assert first.step == n
+    resumed, second = run(family, tmp_path / "resumed", 2 * n, a, b, overrides)
+    assert second.resumed_from.endswith(f"ckpt-{n}") and second.step == 2 * n
+    for name, model in straight.models.items():
+        for w_straight, w_resumed in zip(model.weights, resumed.models[name].weights):
+            np.testing.assert_allclose(w_straight.numpy(), w_resumed.numpy(), atol=1e-6, err_msg=f"{name}/{w_straight.path}")
+    if family == "cyclegan":
+        np.testing.assert_allclose(straight.pool_a.images.numpy(), resumed.pool_a.images.numpy(), atol=1e-6)
+
+
+def test_nan_stops_the_run_and_keeps_a_loadable_checkpoint(tmp_path):
+    a, b = paired_arrays()
+    b_bad = b.copy()
+    trainer_class, config = tiny("pix2pix")
+    trainer = trainer_class(config, steps_per_epoch=4)
+
+    def dataset_fn(epoch):
+        # epoch 0 is clean; in epoch 1 every target is NaN
+        return dataset_fn_for(a, b if epoch == 0 else b_bad * np.nan, 2)(epoch)
+
+    with pytest.raises(training.NonFiniteLossError, match=r"became nan at step 5.*ckpt-4"):
+        training.fit(trainer, dataset_fn, tmp_path, steps_per_epoch=4, total_steps=8,
+                     progress=False, sample_every=0, checkpoint_every=4)
+    fresh_class, fresh_config = tiny("pix2pix")
+    fresh = fresh_class(fresh_config, steps_per_epoch=4)
+    path = RunCheckpoint(fresh.checkpoint_items(), tmp_path).restore_latest()
+    assert path.endswith("ckpt-4")
+    assert all(np.all(np.isfinite(w.numpy())) for w in fresh.generator.weights)
+
+
+def test_a_run_folder_of_another_configuration_is_refused(tmp_path):
+    a, b = paired_arrays(n=4)
+    run("pix2pix", tmp_path, 1, a, b)
+    saved = (tmp_path / "config.json").read_text()
+    trainer = pix2pix.Trainer(pix2pix.Config(image_size=SIZE, ngf=16, ndf=8, batch_size=2))
+    with pytest.raises(training.RunConflictError, match=r"ngf: 8 -> 16.*Nothing was changed"):
+        training.fit(trainer, dataset_fn_for(a, b, 2), tmp_path, steps_per_epoch=2, total_steps=2, progress=False)
+    assert (tmp_path / "config.json").read_text() == saved
+    assert json.loads(saved)["family"] == "pix2pix"
+
+
+def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
+    a, b = paired_arrays()
+    trainer_class, config = tiny("pix2pix")
+    trainer = trainer_class(config, steps_per_epoch=4)
+    base = dataset_fn_for(a, b, 2)
+
+    def dataset_fn(epoch):
+        if epoch == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives while the loop is running
+        return base(epoch)
+
+    result = training.fit(trainer, dataset_fn, tmp_path, steps_per_epoch=4, total_steps=100,
+                          progress=False, sample_every=0, checkpoint_every=0)
+    assert result.interrupted and result.step == 5
+    assert result.checkpoint.endswith("ckpt-5")
+
+
+def test_samples_and_logs_are_written(tmp_path):
+    a, b = paired_arrays(n=4)
+    _, result = run("cyclegan", tmp_path, 2, a, b)
+    grids = sorted((tmp_path / "samples").glob("*.png"))
+    assert [g.name for g in grids] == ["step_0000002.png"]
+    from PIL import Image
+
+    grid = Image.open(grids[0])
+    assert grid.size == (6 * SIZE, 2 * SIZE)  # six columns (a, G(a), F(G(a)), b, F(b), G(F(b))), one row per example
+    assert list((tmp_path / "logs").glob("events.*"))
+
+
+@pytest.mark.parametrize("policy,epochs,expected", [
+    ("linear", [0, 98, 99, 100, 150, 199], [1, 1, 1, 1 - 1 / 101, 1 - 51 / 101, 1 - 100 / 101]),
+    ("step", [0, 49, 50, 120], [1, 1, 0.1, 0.01]),
+    ("cosine", [0, 100, 200], [1, 0.5, 0]),
+    ("constant", [0, 500], [1, 1]),
+])
+def test_learning_rate_policies(policy, epochs, expected):
+    schedule = training.EpochSchedule(2e-4, steps_per_epoch=10, n_epochs=100, n_epochs_decay=100, policy=policy)
+    got = [float(schedule(epoch * 10 + 9)) for epoch in epochs]  # last step of each epoch
+    np.testing.assert_allclose(got, np.array(expected) * 2e-4, rtol=1e-5, atol=1e-12)
+
+
+def test_image_pool_fills_then_mixes_old_and_new():
+    pool = training.ImagePool(2, (1, 1, 1), seed=3)
+    first = pool.query(tf.constant([[[[1.0]]], [[[2.0]]]]))
+    np.testing.assert_array_equal(first.numpy().ravel(), [1.0, 2.0])  # filling: returned as given
+    outputs = np.concatenate([pool.query(tf.constant([[[[v]]]])).numpy().ravel() for v in range(10, 60)])
+    new = outputs == np.arange(10, 60)
+    assert 10 < new.sum() < 40  # about half new, half from the history
+    assert set(outputs[~new]) <= set(range(10, 60)) | {1.0, 2.0}
+    assert int(pool.count) == 2
+
+
+def test_zero_sized_pool_is_a_pass_through():
+    pool = training.ImagePool(0, (2, 2, 3))
+    x = tf.random.normal((3, 2, 2, 3))
+    np.testing.assert_array_equal(pool.query(x).numpy(), x.numpy())
+
+
+def test_configs_refuse_bad_values_with_their_names():
+    with pytest.raises(ValueError, match="multiple of 256"):
+        pix2pix.Config(image_size=128, num_downs=8)
+    with pytest.raises(ValueError, match="unknown GAN loss"):
+        cyclegan.Config(gan_loss="bce")
+    with pytest.raises(ValueError, match="lambda_identity"):
+        cyclegan.Config(input_channels=1, output_channels=3)
+    assert pix2pix.Config().num_downs == 8 and pix2pix.Config(image_size=128).num_downs == 7

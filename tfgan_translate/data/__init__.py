@@ -1,0 +1,40 @@
+"""``tf.data`` input pipelines: every way users bring images, fast and safe against bad files.
+
+Every entry point returns a ``tf.data.Dataset`` of dicts of float32 NHWC images in
+[-1, 1] and takes the keyword options of :class:`Options` (``batch_size``, ``image_size``
+or ``crop_size``, ``load_size``, ``preprocess``, ``training``, ``seed``, ``strict``, ...).
+
+==============================  =====================================================
+``tfds_unpaired(name, split)``  tfds ``cycle_gan/<name>`` -> ``{"a", "b"}`` (unpaired)
+``unaligned_folder(root)``      ``ROOT/trainA``, ``trainB``, ... -> ``{"a", "b"}``
+``aligned_folder(path)``        side-by-side ``A|B`` images -> ``{"a", "b"}`` (paired)
+``single_folder(path)``         images to translate -> ``{"a", "path"}``
+``demo_paired(task)``           offline pix2pix demo (edges2photo, gray2color)
+``demo_unpaired(split)``        offline CycleGAN demo with a known answer
+==============================  =====================================================
+
+Example:
+    >>> from tfgan_translate import data
+    >>> ds = data.aligned_folder("datasets/facades/train", direction="BtoA", batch_size=4)
+    >>> images = data.to_uint8(next(iter(ds))["a"])  # back to displayable pixels
+"""
+
+from tfgan_translate.data.decode import BadImageError, BadImageWarning, decode_image
+from tfgan_translate.data.demo import demo_paired, demo_unpaired, psnr
+from tfgan_translate.data.folders import (
+    FolderLayoutError,
+    aligned_folder,
+    single_folder,
+    unaligned_folder,
+)
+from tfgan_translate.data.options import PREPROCESS_MODES, Options
+from tfgan_translate.data.preprocess import denormalize, normalize, to_uint8
+from tfgan_translate.data.tfds_source import tfds_unpaired
+
+__all__ = [
+    "tfds_unpaired", "unaligned_folder", "aligned_folder", "single_folder",
+    "demo_paired", "demo_unpaired",
+    "Options", "PREPROCESS_MODES",
+    "normalize", "denormalize", "to_uint8", "psnr", "decode_image",
+    "BadImageError", "BadImageWarning", "FolderLayoutError",
+]

@@ -1,0 +1,105 @@
+"""The ``tf.data`` assembly every source shares: shuffle, decode, cache, jitter, batch.
+
+A source supplies a dataset of cheap *items* (file paths, encoded bytes, small arrays)
+plus a ``load`` function turning one item into a dict of ``uint8`` images. Shuffling
+happens on items, before decoding, so a full-dataset shuffle buffer costs almost no
+memory; decoding and jitter run in parallel maps; each example is zipped with its own
+random seed so that jitter is stateless and reproducible under any parallelism.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfgan_translate.data.options import Options
+from tfgan_translate.data.preprocess import normalize, transform
+
+_CROPPING_MODES = ("resize_and_crop", "scale_width_and_crop", "crop")
+
+
+def image_stream(items, count, load, options: Options, keys=("a",), stream=0, source=""):
+    """Dataset of dicts whose ``keys`` hold jittered float32 images in [-1, 1].
+
+    Args:
+        items: ``tf.data.Dataset`` of items (``count`` of them).
+        load: item -> dict of ``uint8 [H, W, C]`` images under ``keys`` (other entries,
+            such as a file path, pass through).
+        options: resolved :class:`Options`.
+        keys: images transformed *together* (same crop, same mirror), e.g. a pix2pix pair.
+        stream: distinguishes independent streams (domains A and B) that share a seed.
+        source: names the stream's data (e.g. ``"trainB"``) in a file cache's name, so the
+            two domains of an unpaired dataset never share or swap cache files.
+    """
+    o = options
+    parallel = o.num_parallel_calls or tf.data.AUTOTUNE
+    seed = None if o.seed is None else o.seed + 7919 * stream
+    buffer = min(count, o.shuffle_buffer or count)
+    if o.shuffle and not o.cache:
+        items = items.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = items.map(load, num_parallel_calls=parallel, deterministic=o.deterministic)
+    if o.cache:
+        ds = ds.cache("" if o.cache is True else "-".join(filter(None, [str(o.cache), source])))
+        if o.shuffle:
+            ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip(ds, seeds)
+    return ds.map(lambda example, s: _augment(example, s, o, keys),
+                  num_parallel_calls=parallel, deterministic=o.deterministic)
+
+
+def _augment(example, seed, o, keys):
+    images = [example[k] for k in keys]
+    joined = tf.concat(images, axis=-1) if len(images) > 1 else images[0]
+    joined = transform(joined, o, seed)
+    side = o.crop_size if o.preprocess in _CROPPING_MODES else None
+    out = dict(example)
+    for i, key in enumerate(keys):
+        part = joined[..., i * o.channels:(i + 1) * o.channels]
+        out[key] = tf.ensure_shape(normalize(part), [side, side, o.channels])
+    return out
+
+
+def zip_unpaired(stream_a, count_a, stream_b, count_b):
+    """Zip two unpaired streams into ``{"a", "b"}`` examples, ``max(count_a, count_b)`` per epoch.
+
+    The shorter stream is repeated (reshuffled on each pass), so every image of the larger
+    domain appears once per epoch and the smaller domain's images cycle without
+    replacement. The reference code instead samples B with replacement; cycling gives the
+    same coverage with less variance.
+    """
+    count = max(count_a, count_b)
+    if count_a < count:
+        stream_a = stream_a.repeat()
+    if count_b < count:
+        stream_b = stream_b.repeat()
+    pairs = tf.data.Dataset.zip(stream_a, stream_b).take(count)
+    return pairs.map(lambda x, y: {**x, **y}), count
+
+
+def finish(ds, count, options: Options):
+    """Repeat, batch and prefetch; refuse a ``drop_remainder`` setting that would yield nothing."""
+    o = options
+    if o.drop_remainder and count is not None and count < o.batch_size and not o.repeat:
+        raise ValueError(
+            f"only {count} example(s) but batch_size={o.batch_size} with "
+            "drop_remainder=True: the dataset would be empty. Lower batch_size, pass "
+            "drop_remainder=False, or repeat=True.")
+    if o.repeat:
+        ds = ds.repeat()
+    ds = ds.batch(o.batch_size, drop_remainder=o.drop_remainder,
+                  num_parallel_calls=o.num_parallel_calls or tf.data.AUTOTUNE,
+                  deterministic=o.deterministic)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    tf_options = tf.data.Options()
+    tf_options.deterministic = o.deterministic
+    return ds.with_options(tf_options)
+
+
+def swap_ab(ds):
+    """Exchange the ``"a"`` and ``"b"`` entries of every example (direction ``BtoA``)."""
+    return ds.map(lambda x: {**x, "a": x["b"], "b": x["a"]})
+
+
+def check_direction(direction):
+    if direction not in ("AtoB", "BtoA"):
+        raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")

@@ -1,0 +1,72 @@
+"""The TensorFlow Datasets CycleGAN collections (``cycle_gan/horse2zebra`` and friends).
+
+The download path is the plain ``tfds.load`` a Colab user runs. Images are read as
+encoded bytes (``SkipDecoding``) and go through the same shuffle/decode/jitter pipeline
+as image folders: shuffling bytes rather than decoded images keeps a full-dataset
+shuffle buffer small, and one decoder means one behaviour for every source.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfgan_translate.data.decode import decode_image
+from tfgan_translate.data.options import make_options
+from tfgan_translate.data.pipeline import check_direction, finish, image_stream, zip_unpaired
+
+
+def tfds_unpaired(name, split="train", direction="AtoB", data_dir=None, download=True,
+                  **options) -> tf.data.Dataset:
+    """Unpaired ``{"a", "b"}`` batches from tfds ``cycle_gan/<name>`` splits ``{split}A/B``.
+
+    Args:
+        name: a config of the tfds ``cycle_gan`` builder (``apple2orange``,
+            ``summer2winter_yosemite``, ``horse2zebra``, ``monet2photo``, ``cezanne2photo``,
+            ``ukiyoe2photo``, ``vangogh2photo``, ``maps``, ``facades``,
+            ``iphone2dslr_flower``), short or in full (``"cycle_gan/horse2zebra"``).
+        split: ``"train"`` or ``"test"``; ``training`` defaults to ``split == "train"``.
+        direction: ``"AtoB"`` (horse -> zebra) or ``"BtoA"``.
+        data_dir, download: passed to ``tfds.load`` (``None`` = tfds' default folder).
+        **options: see :class:`Options`. ``strict`` has no effect here: tfds records were
+            checked when the dataset was built.
+
+    The epoch policy is that of :func:`unaligned_folder`: max of the two domain sizes.
+
+    Example:
+        >>> ds = tfds_unpaired("horse2zebra", "train", batch_size=1)  # downloads ~110 MB once
+    """
+    import tensorflow_datasets as tfds  # heavy import, only needed here
+
+    check_direction(direction)
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    o = make_options(options, training=split == "train")
+    full_name = name if "/" in name else f"cycle_gan/{name}"
+    domains = ("A", "B") if direction == "AtoB" else ("B", "A")
+    sources = tfds.load(
+        full_name, split=[f"{split}{d}" for d in domains], data_dir=data_dir,
+        download=download, shuffle_files=o.shuffle,
+        decoders={"image": tfds.decode.SkipDecoding()},
+        read_config=tfds.ReadConfig(shuffle_seed=o.seed))
+    streams, counts = [], []
+    for stream, (source, key) in enumerate(zip(sources, ("a", "b"))):
+        count = _count(source)
+        if count == 0:
+            raise ValueError(f"tfds split {full_name}:{split}{domains[stream]} is empty")
+
+        def load(example, key=key):
+            return {key: decode_image(example["image"], o.channels)}
+
+        streams.append(image_stream(source, count, load, o, keys=(key,), stream=stream,
+                                    source=f"{split}{domains[stream]}"))
+        counts.append(count)
+    ds, count = zip_unpaired(streams[0], counts[0], streams[1], counts[1])
+    return finish(ds, count, o)
+
+
+def _count(ds):
+    """Number of records: tfds usually knows it; otherwise count the (undecoded) records."""
+    n = int(ds.cardinality())
+    if n >= 0:
+        return n
+    return int(ds.reduce(tf.constant(0, tf.int64), lambda c, _: c + 1))

@@ -1,0 +1,137 @@
+"""Translate image files with a generator, and export generators for inference.
+
+Generators accept heights and widths that are multiples of their total downsampling
+(4 for the ResNet generator, ``2**num_downs`` for the U-Net). Any other size is padded
+(reflection, when the multiple is at most 16) or resized to the nearest accepted size,
+translated, and brought back to the original size, so every output matches its input.
+"""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
+
+from . import layers  # noqa: F401  (registers our layers so that load_model finds them)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+PAD_LIMIT = 16
+
+
+def size_multiple(model):
+    """2 ** (number of stride-2 convolutions): what the model's height and width must divide by."""
+    strided = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and layer.strides == (2, 2)]
+    return 2 ** len(strided)
+
+
+def _fit(x, multiple):
+    """Pad or resize a ``(1, H, W, C)`` image to accepted sizes; returns it and an undo function."""
+    height, width = x.shape[1], x.shape[2]
+    if height % multiple == 0 and width % multiple == 0:
+        return x, lambda y: y
+    if multiple <= PAD_LIMIT:
+        pad_h, pad_w = -height % multiple, -width % multiple
+        top, left = pad_h // 2, pad_w // 2
+        padded = tf.pad(x, [[0, 0], [top, pad_h - top], [left, pad_w - left], [0, 0]], mode="REFLECT")
+        return padded, lambda y: y[:, top:top + height, left:left + width]
+    new_h = max(multiple, int(round(height / multiple)) * multiple)
+    new_w = max(multiple, int(round(width / multiple)) * multiple)
+    resized = tf.image.resize(x, (new_h, new_w), method="bicubic", antialias=True)
+    return resized, lambda y: tf.clip_by_value(tf.image.resize(y, (height, width), method="bicubic", antialias=True), -1, 1)
+
+
+def translate_array(model, image):
+    """Translate one ``(H, W, C)`` float image in [-1, 1] at its own size (inference mode)."""
+    x, undo = _fit(tf.convert_to_tensor(image[None], tf.float32), size_multiple(model))
+    return undo(model(x, training=False)).numpy()[0]
+
+
+def read_image(path, channels):
+    """A file as float32 ``(H, W, channels)`` in [-1, 1]; alpha is composited on white."""
+    with Image.open(path) as img:
+        img.load()
+        if img.mode in ("RGBA", "LA", "P"):
+            img = img.convert("RGBA")
+            background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(background, img)
+        img = img.convert("L" if channels == 1 else "RGB")
+    array = np.asarray(img, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    return array / 127.5 - 1.0
+
+
+def write_image(array, path):
+    pixels = np.clip(np.round((array + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(path)
+
+
+def list_inputs(path):
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ValueError(f"--input {path}: no such file or folder")
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"--input {path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def translate_files(model, inputs, output_dir, overwrite=False, log=print):
+    """Translate every input image into ``output_dir/<stem>.png`` at the input's size.
+
+    Refuses (before writing anything) when an output exists, unless ``overwrite``;
+    unreadable images are skipped with a message naming them. Returns
+    ``(written paths, skipped paths)``.
+    """
+    output_dir = Path(output_dir)
+    targets = [(src, output_dir / f"{src.stem}.png") for src in inputs]
+    existing = [str(dst) for _, dst in targets if dst.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{len(existing)} output(s) already exist, e.g. {existing[0]}; nothing was written. "
+            "Choose another --output or pass --overwrite."
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    channels = model.input_shape[-1]
+    written, skipped = [], []
+    for src, dst in targets:
+        try:
+            image = read_image(src, channels)
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            log(f"skipped {src}: not a readable image ({error})")
+            skipped.append(src)
+            continue
+        write_image(translate_array(model, image), dst)
+        written.append(dst)
+    if skipped:
+        log(f"{len(skipped)} unreadable image(s) skipped")
+    return written, skipped
+
+
+def export_generators(generators, output_dir, family, overwrite=False):
+    """Write each generator as ``<name>.keras`` and as a SavedModel ``<name>/`` plus ``export.json``.
+
+    The SavedModel's ``serve`` signature takes float32 ``(N, H, W, C)`` images in [-1, 1]
+    and runs in inference mode (batch-norm moving statistics, no dropout).
+    """
+    output_dir = Path(output_dir)
+    names = list(generators)
+    clashes = [p for n in names for p in (output_dir / f"{n}.keras", output_dir / n) if p.exists()]
+    if clashes and not overwrite:
+        raise FileExistsError(f"{clashes[0]} already exists; nothing was written. Choose another --output or pass --overwrite.")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, model in generators.items():
+        model.save(output_dir / f"{name}.keras", overwrite=True)
+        model.export(str(output_dir / name), format="tf_saved_model", verbose=False)
+    info = {
+        "family": family,
+        "generators": {n: {"size_multiple": size_multiple(m), "channels_in": m.input_shape[-1],
+                           "channels_out": m.output_shape[-1]} for n, m in generators.items()},
+        "input_range": [-1.0, 1.0],
+    }
+    (output_dir / "export.json").write_text(json.dumps(info, indent=2) + "\n")
+    return [output_dir / f"{n}.keras" for n in names]

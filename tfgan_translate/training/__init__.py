@@ -1,0 +1,24 @@
+"""Training machinery shared by every family: loop, checkpoints, schedules, image pool, logs."""
+
+from .checkpoints import RunCheckpoint, seed_states
+from .config import TrainConfig
+from .image_pool import ImagePool
+from .loop import FitResult, NonFiniteLossError, RunConflictError, fit, prepare_run_dir
+from .schedules import EpochSchedule, adam_for
+from .summaries import image_grid, save_grid
+
+__all__ = [
+    "EpochSchedule",
+    "FitResult",
+    "ImagePool",
+    "NonFiniteLossError",
+    "RunCheckpoint",
+    "RunConflictError",
+    "TrainConfig",
+    "adam_for",
+    "fit",
+    "image_grid",
+    "prepare_run_dir",
+    "save_grid",
+    "seed_states",
+]

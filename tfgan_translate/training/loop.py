@@ -1,0 +1,190 @@
+"""The training loop: owns ``tf.function``, checkpoints, logs, samples and interruptions.
+
+It knows a trainer only through its small interface: ``family``, ``config``,
+``train_step(batch) -> dict of scalar losses``, ``checkpoint_items()`` and
+``sample(batch) -> dict of image batches``.
+"""
+
+import dataclasses
+import math
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from . import config as config_io
+from .checkpoints import RunCheckpoint
+from .summaries import TensorBoardLog, image_grid, save_grid
+
+
+class RunConflictError(ValueError):
+    """The run folder belongs to a different configuration."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class FitResult:
+    step: int
+    losses: dict
+    images_per_second: float
+    interrupted: bool
+    checkpoint: str | None
+    resumed_from: str | None
+
+
+def prepare_run_dir(run_dir, family, config):
+    """Create the folder, or check that its saved config is this one; then write ``config.json``.
+
+    Raises ``RunConflictError`` listing every differing field, so a run is never resumed with
+    another model, and never overwritten.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved = config_io.read_config(run_dir)
+    new = config_io.to_dict(config, family)
+    if saved is not None:
+        saved_family, saved_fields = saved
+        diff = config_io.differences({"family": saved_family, **saved_fields}, new)
+        if diff:
+            raise RunConflictError(
+                f"{run_dir} holds a {saved_family} run with another configuration ("
+                + "; ".join(diff)
+                + "). Nothing was changed: choose another --run-dir, or repeat the saved settings to resume it."
+            )
+    else:
+        config_io.write_config(config, family, run_dir)
+    return run_dir
+
+
+class _StopRequest:
+    """Turns SIGINT/SIGTERM into a flag the loop checks between steps (then saves and exits)."""
+
+    def __init__(self):
+        self.signal = None
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _progress(total, initial, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+
+def fit(
+    trainer,
+    dataset_fn,
+    run_dir,
+    *,
+    steps_per_epoch,
+    total_steps,
+    sample_batch=None,
+    sample_every=500,
+    checkpoint_every=1000,
+    log_every=50,
+    progress=True,
+):
+    """Train ``trainer`` until ``total_steps`` (counting steps of earlier, resumed runs).
+
+    Args:
+        trainer: a family ``Trainer``.
+        dataset_fn: ``epoch -> tf.data.Dataset`` of batches for that epoch; it must give the
+            same batches for the same epoch, so that a resumed run sees what an
+            uninterrupted one would (the loop skips the batches already done).
+        run_dir: the run folder; resumes automatically from its latest checkpoint.
+        steps_per_epoch: batches in one epoch (drives the learning-rate schedule).
+        total_steps: stop when the step counter reaches this.
+        sample_batch: a batch to translate for the PNG grids (``None``: first batch).
+        sample_every, checkpoint_every, log_every: intervals in steps (0 turns one off).
+        progress: show a progress bar with losses and images/s.
+
+    Returns:
+        ``FitResult``. Raises ``NonFiniteLossError`` on NaN/Inf (the last good checkpoint
+        stays the newest) and ``RunConflictError`` for a folder of another configuration.
+    """
+    run_dir = prepare_run_dir(run_dir, trainer.family, trainer.config)
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir)
+    resumed_from = checkpoint.restore_latest()
+    step = int(step_var.numpy())
+    train_step = tf.function(trainer.train_step, reduce_retracing=True)
+    log = TensorBoardLog(run_dir)
+    bar = _progress(total_steps, step, progress)
+    losses, saved_at, images, started = {}, step if resumed_from else None, 0, time.perf_counter()
+    interrupted = False
+
+    def save():
+        nonlocal saved_at
+        if saved_at != step:
+            checkpoint.save(step)
+            saved_at = step
+
+    def write_samples():
+        grid_columns = trainer.sample(sample_batch)
+        path = save_grid(grid_columns, run_dir / "samples" / f"step_{step:07d}.png")
+        log.grid("samples", image_grid(grid_columns), step)
+        return path
+
+    with _StopRequest() as stop:
+        while step < total_steps and not interrupted:
+            epoch, offset = divmod(step, steps_per_epoch)
+            dataset = dataset_fn(epoch).skip(offset).take(min(steps_per_epoch - offset, total_steps - step))
+            for batch in dataset:
+                if sample_batch is None:
+                    sample_batch = batch
+                values = {k: float(v) for k, v in train_step(batch).items()}
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
+                if bad:
+                    raise NonFiniteLossError(
+                        f"loss {', '.join(bad)} became {values[bad[0]]} at step {step + 1}; training stopped. "
+                        f"The last good checkpoint is {checkpoint.latest or 'none (no checkpoint was written yet)'}. "
+                        "Lower the learning rate or check the input images."
+                    )
+                step_var.assign_add(1)
+                step += 1
+                images += int(tf.shape(tf.nest.flatten(batch)[0])[0])
+                losses = values
+                rate = images / max(time.perf_counter() - started, 1e-9)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({**{k: f"{v:.3f}" for k, v in values.items()}, "img/s": f"{rate:.1f}"}, refresh=False)
+                if log_every and step % log_every == 0:
+                    log.scalars({**values, "images_per_second": rate}, step)
+                if sample_every and step % sample_every == 0:
+                    write_samples()
+                if checkpoint_every and step % checkpoint_every == 0:
+                    save()
+                if stop.signal is not None:
+                    interrupted = True
+                    break
+        if sample_batch is not None and step > 0:
+            write_samples()
+        save()
+    log.flush()
+    if bar is not None:
+        bar.close()
+    if interrupted:
+        print(f"Stopped by signal {stop.signal} at step {step}; checkpoint saved in {checkpoint.directory}.")
+    rate = images / max(time.perf_counter() - started, 1e-9)
+    return FitResult(step, losses, rate, interrupted, checkpoint.latest, resumed_from)
