@@ -24,26 +24,18 @@ import dataclasses
 import tensorflow as tf
 
 from . import losses, networks
-from .training import ImagePool, TrainConfig, adam_for, seed_states
-from .translation import build_generator, seeded, check_generator_config, mean_loss, resolve_num_downs
+from .training import ImagePool, adam_for, seed_states
+from .translation import TranslationConfig, build_generator, mean_loss, seeded
 
 FAMILY = "cyclegan"
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(TrainConfig):
+class Config(TranslationConfig):
     """The paper's defaults: resnet_9blocks, instance norm, LSGAN, cycle 10, identity 0.5,
     pool 50, Adam 2e-4/0.5, 100 + 100 epochs, batch 1."""
 
-    input_channels: int = 3  # domain A
-    output_channels: int = 3  # domain B
     generator: str = "resnet"
-    n_blocks: int = 9
-    num_downs: int | None = None
-    upsampling: str = "transpose"
-    ngf: int = 64
-    ndf: int = 64
-    n_layers_d: int = 3
     norm: str = "instance"
     use_dropout: bool = False
     gan_loss: str = "lsgan"
@@ -53,10 +45,7 @@ class Config(TrainConfig):
     pool_size: int = 50
 
     def __post_init__(self):
-        if self.generator == "unet":
-            object.__setattr__(self, "num_downs", resolve_num_downs(self.image_size, self.num_downs))
-        check_generator_config(self)
-        losses.gan_losses(self.gan_loss)
+        super().__post_init__()
         if self.lambda_identity > 0 and self.input_channels != self.output_channels:
             raise ValueError(
                 "lambda_identity > 0 needs the same number of channels in both domains "

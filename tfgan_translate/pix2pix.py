@@ -16,36 +16,22 @@ import dataclasses
 import tensorflow as tf
 
 from . import losses, networks
-from .training import TrainConfig, adam_for, seed_states
-from .translation import build_generator, seeded, check_generator_config, mean_loss, resolve_num_downs
+from .training import adam_for, seed_states
+from .translation import TranslationConfig, build_generator, mean_loss, seeded
 
 FAMILY = "pix2pix"
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(TrainConfig):
+class Config(TranslationConfig):
     """The paper's defaults: unet_256, batch norm, vanilla GAN, lambda_L1 100, Adam 2e-4/0.5,
     100 + 100 epochs, batch 1."""
 
-    input_channels: int = 3
-    output_channels: int = 3
     generator: str = "unet"
-    num_downs: int | None = None  # None: log2(image_size), i.e. unet_256 at 256 px
-    n_blocks: int = 9
-    upsampling: str = "transpose"
-    ngf: int = 64
-    ndf: int = 64
-    n_layers_d: int = 3
     norm: str = "batch"
     use_dropout: bool = True
     gan_loss: str = "vanilla"
     lambda_l1: float = 100.0
-
-    def __post_init__(self):
-        if self.generator == "unet":
-            object.__setattr__(self, "num_downs", resolve_num_downs(self.image_size, self.num_downs))
-        check_generator_config(self)
-        losses.gan_losses(self.gan_loss)
 
 
 def build_models(config):

@@ -1,14 +1,44 @@
 """What the translation families share: choosing a generator from a config, size rules,
 and the one reduction of per-example losses."""
 
+import dataclasses
 import math
 
 import keras
 import tensorflow as tf
 
-from . import networks
+from . import losses, networks
+from .training import TrainConfig
 
 GENERATORS = ("unet", "resnet")
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationConfig(TrainConfig):
+    """Fields every image-to-image family shares; each family sets the paper's defaults.
+
+    ``input_channels`` are domain A's (the input), ``output_channels`` domain B's.
+    ``num_downs=None`` derives the U-Net depth from ``image_size`` (unet_256 at 256 px).
+    """
+
+    input_channels: int = 3
+    output_channels: int = 3
+    generator: str = "unet"
+    num_downs: int | None = None
+    n_blocks: int = 9
+    upsampling: str = "transpose"
+    ngf: int = 64
+    ndf: int = 64
+    n_layers_d: int = 3
+    norm: str = "batch"
+    use_dropout: bool = False
+    gan_loss: str = "vanilla"
+
+    def __post_init__(self):
+        if self.generator == "unet":
+            object.__setattr__(self, "num_downs", resolve_num_downs(self.image_size, self.num_downs))
+        check_generator_config(self)
+        losses.gan_losses(self.gan_loss)
 
 
 def resolve_num_downs(image_size, num_downs):
