@@ -22,8 +22,6 @@ def _field_types(config_class):
 
 def parse_value(name, text, annotation):
     """``text`` as the field's type (int, float, bool, str, or ``X | None`` with ``none``)."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, {"int": int, "float": float, "bool": bool, "str": str})  # dataclass string annotations
     options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     if type(None) in options and text.lower() in ("none", "null"):
         return None
