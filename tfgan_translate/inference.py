@@ -15,6 +15,7 @@ import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
 from . import layers  # noqa: F401  (registers our layers so that load_model finds them)
+from .data.preprocess import to_uint8
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 PAD_LIMIT = 16
@@ -64,7 +65,7 @@ def read_image(path, channels):
 
 
 def write_image(array, path):
-    pixels = np.clip(np.round((array + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    pixels = to_uint8(array).numpy()
     Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(path)
 
 

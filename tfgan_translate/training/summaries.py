@@ -6,11 +6,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-
-def to_uint8(images):
-    """[-1, 1] float images -> uint8 [0, 255] numpy."""
-    images = np.asarray(images, dtype=np.float32)
-    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+from ..data.preprocess import to_uint8
 
 
 def image_grid(columns):
@@ -20,7 +16,7 @@ def image_grid(columns):
     """
     tiles = []
     for images in columns.values():
-        images = to_uint8(images)
+        images = to_uint8(images).numpy()
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
         tiles.append(images[..., :3])
