@@ -128,8 +128,13 @@ def _run_export(args):
 
 
 def _add_demo(subparsers):
+    from .families import DEFAULT_DEMOS, FAMILIES
+
     parser = subparsers.add_parser("demo", help="train pix2pix and CycleGAN on the built-in offline data (CPU minutes)")
     parser.add_argument("--output", default="checkpoints/demo", help="folder for the demo's runs, exports and report")
+    parser.add_argument("--family", action="append", choices=tuple(FAMILIES), metavar="FAMILY",
+                        help=f"run this family's demo (repeatable; default {' and '.join(DEFAULT_DEMOS)}); "
+                        f"one of {', '.join(FAMILIES)}")
     parser.add_argument("--quick", action="store_true", help="a few steps only, to check an installation")
     return parser
 
@@ -137,7 +142,9 @@ def _add_demo(subparsers):
 def _run_demo(args):
     from .demo_run import run_demo
 
-    run_demo(args.output, quick=args.quick)
+    from .families import DEFAULT_DEMOS
+
+    run_demo(args.output, quick=args.quick, families=tuple(args.family or DEFAULT_DEMOS))
     return 0
 
 

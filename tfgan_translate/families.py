@@ -1,9 +1,20 @@
-"""The model families the CLI and the run tools know, imported on first use."""
+"""The model families the CLI and the run tools know, imported on first use.
+
+Adding a family: its module (``Config``, ``build_models``, ``Trainer``, ``FAMILY``) plus one
+entry here, and a ``Demo`` entry in ``demo_run.DEMOS``. A family whose data are not
+image pairs/domains (e.g. class-conditional digits) gives its module a
+``training_dataset_fn(dataset, config, **options)`` and ``runs`` uses it.
+"""
 
 import importlib
 
-FAMILIES = {"pix2pix": "tfgan_translate.pix2pix", "cyclegan": "tfgan_translate.cyclegan"}
+FAMILIES = {
+    "pix2pix": "tfgan_translate.pix2pix",
+    "cyclegan": "tfgan_translate.cyclegan",
+}
 PAIRED = {"pix2pix"}
+# Families `tfgan-translate demo` runs without --family (kept here so the CLI parser needs no TF import).
+DEFAULT_DEMOS = ("pix2pix", "cyclegan")
 
 
 def family_module(name):

@@ -32,6 +32,9 @@ def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None
     CycleGAN name such as ``horse2zebra``. Each epoch gets its own seed, so the batches of an
     epoch are the same in a resumed run.
     """
+    module = family_module(family)
+    if hasattr(module, "training_dataset_fn"):  # families with their own kind of data
+        return module.training_dataset_fn(dataset, config, direction=direction, data_dir=data_dir, strict=strict)
     options = dict(image_size=config.image_size, batch_size=config.batch_size, deterministic=True)
     paired_only = family in PAIRED
     path = Path(dataset)
