@@ -24,7 +24,7 @@ import dataclasses
 import tensorflow as tf
 
 from . import losses, networks
-from .training import ImagePool, adam_for, seed_states
+from .training import ImagePool, adam_for, apply_gradients, seed_states
 from .translation import TranslationConfig, build_generator, mean_loss, seeded
 
 FAMILY = "cyclegan"
@@ -151,8 +151,7 @@ class Trainer:
                 idt_loss_b = mean_loss(losses.identity_loss(real_b, idt_b))
                 g_loss += c.lambda_identity * (c.lambda_a * idt_loss_a + c.lambda_b * idt_loss_b)
                 results.update(idt_a=idt_loss_a, idt_b=idt_loss_b)
-        grads = g_tape.gradient(g_loss, self.generator_variables)
-        self.generator_optimizer.apply_gradients(zip(grads, self.generator_variables))
+        apply_gradients(self.generator_optimizer, g_tape, g_loss, self.generator_variables)
 
         pooled_a = self.pool_a.query(tf.stop_gradient(fake_a))
         pooled_b = self.pool_b.query(tf.stop_gradient(fake_b))
@@ -162,8 +161,7 @@ class Trainer:
             d_b = 0.5 * mean_loss(self.gan_discriminator_loss(
                 self.discriminator_b(real_b, training=True), self.discriminator_b(pooled_b, training=True)))
             d_loss = d_a + d_b
-        grads = d_tape.gradient(d_loss, self.discriminator_variables)
-        self.discriminator_optimizer.apply_gradients(zip(grads, self.discriminator_variables))
+        apply_gradients(self.discriminator_optimizer, d_tape, d_loss, self.discriminator_variables)
         return {**results, "d_a": d_a, "d_b": d_b}
 
     def sample(self, batch):

@@ -16,7 +16,7 @@ import dataclasses
 import tensorflow as tf
 
 from . import losses, networks
-from .training import adam_for, seed_states
+from .training import adam_for, apply_gradients, seed_states
 from .translation import TranslationConfig, build_generator, mean_loss, seeded
 
 FAMILY = "pix2pix"
@@ -87,12 +87,12 @@ class Trainer:
                     fake_logits = self.discriminator(fake_pair, training=True)
                     real_logits = self.discriminator(tf.concat([real_a, real_b], -1), training=True)
                     d_loss = 0.5 * mean_loss(self.gan_discriminator_loss(real_logits, fake_logits))
-                self.discriminator_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+                apply_gradients(self.discriminator_optimizer, d_tape, d_loss, d_vars)
             g_gan = mean_loss(self.gan_generator_loss(
                 self.discriminator(tf.concat([real_a, fake_b], -1), training=True)))
             g_l1 = mean_loss(losses.l1_loss(real_b, fake_b))
             g_loss = g_gan + self.config.lambda_l1 * g_l1
-        self.generator_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        apply_gradients(self.generator_optimizer, g_tape, g_loss, g_vars)
         return {"g_gan": g_gan, "g_l1": g_l1, "d": d_loss}
 
     def sample(self, batch):

@@ -3,6 +3,7 @@
 from .checkpoints import RunCheckpoint, seed_states
 from .config import TrainConfig
 from .image_pool import ImagePool
+from .optimize import apply_gradients, for_precision
 from .loop import FitResult, NonFiniteLossError, RunConflictError, fit, prepare_run_dir
 from .schedules import EpochSchedule, adam_for
 from .summaries import image_grid, save_grid
@@ -16,6 +17,8 @@ __all__ = [
     "RunConflictError",
     "TrainConfig",
     "adam_for",
+    "apply_gradients",
+    "for_precision",
     "fit",
     "image_grid",
     "prepare_run_dir",

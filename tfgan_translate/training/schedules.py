@@ -10,6 +10,8 @@ import math
 import keras
 import tensorflow as tf
 
+from .optimize import for_precision
+
 POLICIES = ("linear", "step", "cosine", "constant")
 
 
@@ -70,4 +72,4 @@ def adam_for(config, steps_per_epoch):
     schedule = EpochSchedule(
         config.lr, steps_per_epoch, config.n_epochs, config.n_epochs_decay, config.lr_policy, config.lr_decay_epochs
     )
-    return keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta_1, beta_2=config.beta_2)
+    return for_precision(keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta_1, beta_2=config.beta_2))
