@@ -20,6 +20,9 @@ def _add_train(subparsers):
                         help="demo-paired | demo-gray2color | demo-unpaired | a folder (trainA/trainB, or A|B images) "
                         "| a tfds cycle_gan name such as horse2zebra")
     parser.add_argument("--run-dir", help="run folder (default checkpoints/<model>_<dataset>)")
+    parser.add_argument("--new-run", action="store_true",
+                        help="start a fresh run in the next free folder <run-dir>-2, -3, ... when --run-dir "
+                        "already holds a run (which is left untouched)")
     parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB", help="which half/domain is the input")
     parser.add_argument("--epochs", type=int, help="total epochs: half at the full rate, half decaying (paper: 100 + 100)")
     parser.add_argument("--steps", type=int, help="stop after this many steps in total, counting resumed ones")
@@ -52,6 +55,11 @@ def _run_train(args):
     from .train_config import resolve_train_config
 
     run_dir = args.run_dir or default_run_dir(args.model, args.dataset)
+    if args.new_run:
+        fresh = next_free_run_dir(run_dir)
+        if fresh != run_dir:
+            print(f"{run_dir} holds a run, left as it is; starting a new run in {fresh}")
+        run_dir = fresh
     module, config = resolve_train_config(args, run_dir)
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(
         module.FAMILY, args.dataset, config, direction=args.direction, data_dir=args.data_dir, strict=args.strict
@@ -66,13 +74,24 @@ def _run_train(args):
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             progress=not args.no_progress,
         )
-    except training.NonFiniteLossError as error:
+    except (training.NonFiniteLossError, training.CheckpointWriteError) as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)
         return 1
     losses = ", ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
     print(f"step {result.step}: {losses}; {result.images_per_second:.1f} images/s; "
           f"checkpoint {result.checkpoint}; config {Path(run_dir) / config_io.CONFIG_FILE}")
     return 130 if result.interrupted else 0
+
+
+def next_free_run_dir(run_dir):
+    """``run_dir`` itself when it holds nothing, else the first of ``run_dir-2``, ``-3``, ... that does not exist."""
+    path = Path(run_dir)
+    if not path.exists() or not any(path.iterdir()):
+        return str(run_dir)
+    number = 2
+    while Path(f"{run_dir}-{number}").exists():
+        number += 1
+    return f"{run_dir}-{number}"
 
 
 def default_run_dir(model, dataset):

@@ -68,7 +68,8 @@ def resolve_train_config(args, run_dir):
         saved_family, base = saved
         if saved_family != module.FAMILY:
             raise ValueError(
-                f"{run_dir} holds a {saved_family} run, not {module.FAMILY}; choose another --run-dir"
+                f"{run_dir} holds a {saved_family} run, not {module.FAMILY}; nothing was changed: start fresh elsewhere "
+                "with --new-run (or choose another --run-dir)"
             )
     changes = overrides_from_args(args, module.Config)
     if "image_size" in changes and "num_downs" not in changes and base.get("generator", "unet") == "unet":

@@ -1,20 +1,24 @@
 """Training machinery shared by every family: loop, checkpoints, schedules, image pool, logs."""
 
-from .checkpoints import RunCheckpoint, seed_states
+from .checkpoints import CheckpointWriteError, RunCheckpoint, seed_states
 from .config import TrainConfig
 from .image_pool import ImagePool
 from .optimize import apply_gradients, for_precision
 from .loop import FitResult, NonFiniteLossError, RunConflictError, fit, prepare_run_dir
+from .run_lock import RunLock, RunLockedError
 from .schedules import EpochSchedule, adam_for
 from .summaries import image_grid, save_grid
 
 __all__ = [
+    "CheckpointWriteError",
     "EpochSchedule",
     "FitResult",
     "ImagePool",
     "NonFiniteLossError",
     "RunCheckpoint",
     "RunConflictError",
+    "RunLock",
+    "RunLockedError",
     "TrainConfig",
     "adam_for",
     "apply_gradients",

@@ -1,10 +1,21 @@
-"""Checkpoints that hold everything a run needs to continue exactly where it stopped."""
+"""Checkpoints that hold everything a run needs to continue exactly where it stopped.
+
+Crash safety: TensorFlow writes a checkpoint's files first and only then records it in the
+``checkpoint`` state file (atomically), so a process killed mid-save leaves the state file
+naming the previous, complete checkpoint. If the newest listed checkpoint still fails to load
+(a damaged disk, files copied half-way), ``restore_latest`` says so and falls back to the
+next older one instead of giving up.
+"""
 
 from pathlib import Path
 
 import tensorflow as tf
 
 CHECKPOINT_DIR = "checkpoints"
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (full disk, permissions); the previous one is intact."""
 
 
 def seed_states(models):
@@ -18,21 +29,49 @@ class RunCheckpoint:
     Writes ``<run_dir>/checkpoints/ckpt-<step>``; keeps the newest ``max_to_keep``.
     """
 
-    def __init__(self, items, run_dir, max_to_keep=3):
+    def __init__(self, items, run_dir, max_to_keep=3, log=print):
         self.checkpoint = tf.train.Checkpoint(**items)
         self.directory = Path(run_dir) / CHECKPOINT_DIR
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=max_to_keep)
+        self.log = log
 
     @property
     def latest(self):
         return self.manager.latest_checkpoint
 
     def restore_latest(self):
-        """Restore the newest checkpoint if there is one; returns its path or ``None``."""
-        path = self.manager.latest_checkpoint
-        if path:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
-        return path
+        """Restore the newest loadable checkpoint; returns its path, or ``None`` when there is none.
+
+        A listed checkpoint that fails to load is reported and skipped for the next older one;
+        if none loads, raises ``ValueError`` naming the folder (nothing is deleted).
+        """
+        candidates = list(reversed(self.manager.checkpoints))
+        failures = []
+        for path in candidates:
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except Exception as error:  # noqa: BLE001 (TF raises OpError, IndexError, ValueError... for damaged files)
+                message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                self.log(f"checkpoint {path} could not be loaded ({message}); trying an older one")
+                failures.append(path)
+                continue
+            if failures:
+                self.log(f"resumed from {path} instead of the damaged {failures[0]}")
+            return path
+        if failures:
+            raise ValueError(
+                f"no checkpoint in {self.directory} could be loaded (tried {', '.join(failures)}); they were left "
+                "untouched: move them away to start over, or choose another --run-dir"
+            )
+        return None
 
     def save(self, step):
-        return self.manager.save(checkpoint_number=int(step))
+        """Write ``ckpt-<step>``; on failure raise ``CheckpointWriteError`` saying the last good one is kept."""
+        try:
+            return self.manager.save(checkpoint_number=int(step))
+        except (tf.errors.OpError, OSError) as error:
+            raise CheckpointWriteError(
+                f"could not write the checkpoint of step {step} into {self.directory} ({error}); "
+                f"the previous checkpoint {self.latest or '(none)'} is intact. Free disk space or check permissions, "
+                "then run the same command again to resume."
+            ) from error

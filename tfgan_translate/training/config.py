@@ -6,6 +6,7 @@ new one so that a run is never continued with a different model by accident.
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 CONFIG_FILE = "config.json"
@@ -32,8 +33,12 @@ def to_dict(config, family):
 
 
 def write_config(config, family, run_dir):
+    """Write ``config.json`` atomically (a temporary file renamed over it), so a kill mid-write
+    never leaves a half-written config that would block the resume."""
     path = Path(run_dir) / CONFIG_FILE
-    path.write_text(json.dumps(to_dict(config, family), indent=2, sort_keys=True) + "\n")
+    temporary = path.with_name(f".{CONFIG_FILE}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(to_dict(config, family), indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)
     return path
 
 

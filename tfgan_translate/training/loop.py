@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from . import config as config_io
 from .checkpoints import RunCheckpoint
+from .run_lock import RunLock
 from .summaries import TensorBoardLog, image_grid, save_grid
 
 
@@ -54,7 +55,7 @@ def prepare_run_dir(run_dir, family, config):
             raise RunConflictError(
                 f"{run_dir} holds a {saved_family} run with another configuration ("
                 + "; ".join(diff)
-                + "). Nothing was changed: choose another --run-dir, or repeat the saved settings to resume it."
+                + "). Nothing was changed: repeat the saved settings to resume it, or start fresh elsewhere with --new-run (or another --run-dir)."
             )
     else:
         config_io.write_config(config, family, run_dir)
@@ -121,13 +122,25 @@ def fit(
 
     Returns:
         ``FitResult``. Raises ``NonFiniteLossError`` on NaN/Inf (the last good checkpoint
-        stays the newest) and ``RunConflictError`` for a folder of another configuration.
+        stays the newest), ``RunConflictError`` for a folder of another configuration,
+        ``RunLockedError`` when another live process trains into ``run_dir``, and
+        ``CheckpointWriteError`` when a checkpoint cannot be written (the previous one is kept).
     """
+    with RunLock(run_dir):
+        return _fit(trainer, dataset_fn, run_dir, steps_per_epoch, total_steps, sample_batch, sample_every,
+                    checkpoint_every, log_every, progress)
+
+
+def _fit(trainer, dataset_fn, run_dir, steps_per_epoch, total_steps, sample_batch, sample_every, checkpoint_every,
+         log_every, progress):
+    """``fit``'s work, with the run folder locked."""
     run_dir = prepare_run_dir(run_dir, trainer.family, trainer.config)
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir)
     resumed_from = checkpoint.restore_latest()
     step = int(step_var.numpy())
+    if resumed_from:
+        print(f"resuming {run_dir} from {Path(resumed_from).name} at step {step}")
     train_step = tf.function(trainer.train_step, reduce_retracing=True)
     log = TensorBoardLog(run_dir)
     bar = _progress(total_steps, step, progress)
