@@ -114,7 +114,7 @@ def test_curriculum_counts_official_iterations():
 
 @pytest.mark.slow
 def test_reconstruction_loss_falls_on_demo_data():
-    config = tiny_config()
+    config = tiny_config(ngf=8, ndf=8)
     trainer = discogan.Trainer(config, steps_per_epoch=4)
     step = tf.function(trainer.train_step)
     dataset_fn = demo_dataset_fn(config)
@@ -124,7 +124,7 @@ def test_reconstruction_loss_falls_on_demo_data():
             out = step(batch)
             history.append(float(out["recon_a"] + out["recon_b"]))
     assert len(history) == 32
-    assert np.mean(history[-4:]) < 0.7 * np.mean(history[:4]), history
+    assert np.mean(history[-8:]) < 0.75 * np.mean(history[:8]), history
 
 
 @pytest.mark.slow
