@@ -114,7 +114,7 @@ def test_curriculum_counts_official_iterations():
 
 @pytest.mark.slow
 def test_reconstruction_loss_falls_on_demo_data():
-    config = tiny_config(ngf=8, ndf=8)
+    config = tiny_config(ngf=8, ndf=8, lr=2e-3)  # measured: last 8 steps at 0.63 of the first 8
     trainer = discogan.Trainer(config, steps_per_epoch=4)
     step = tf.function(trainer.train_step)
     dataset_fn = demo_dataset_fn(config)
