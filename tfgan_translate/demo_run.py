@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from . import cyclegan, data, inference, pix2pix, runs, training
+from . import cyclegan, data, discogan, dualgan, inference, pix2pix, runs, training
 from .families import DEFAULT_DEMOS
 
 SIZE = 32
@@ -28,6 +28,12 @@ EPOCHS = 20  # 10 at the full rate, 10 decaying; 100 batches of 4 per epoch
 PIX2PIX = pix2pix.Config(image_size=SIZE, ngf=16, ndf=16, batch_size=4, lr=5e-4, n_epochs=5, n_epochs_decay=5)
 CYCLEGAN = cyclegan.Config(image_size=SIZE, ngf=16, ndf=16, n_blocks=3, batch_size=4, lr=5e-4,
                            lambda_identity=0.0, n_epochs=EPOCHS // 2, n_epochs_decay=EPOCHS // 2)
+# DiscoGAN at 32 px keeps the official design with one level less (4x4 bottleneck); the GAN
+# curriculum is shortened in proportion to the run. DualGAN: the paper's WGAN with clipping.
+DISCOGAN = discogan.Config(image_size=SIZE, ngf=16, ndf=16, batch_size=8, lr=5e-4, gan_curriculum=300,
+                           lr_policy="linear", n_epochs=5, n_epochs_decay=5)
+DUALGAN = dualgan.Config(image_size=SIZE, ngf=16, ndf=16, batch_size=4, lr=2e-4, n_critic=2,
+                         lr_policy="linear", n_epochs=5, n_epochs_decay=5)
 
 
 def known_mapping_psnr(generator, size=SIZE):
@@ -66,6 +72,8 @@ class Demo:
 DEMOS = {
     "pix2pix": Demo(pix2pix, PIX2PIX, "demo-paired"),
     "cyclegan": Demo(cyclegan, CYCLEGAN, "demo-unpaired", known_mapping_report),
+    "discogan": Demo(discogan, DISCOGAN, "demo-unpaired", known_mapping_report),
+    "dualgan": Demo(dualgan, DUALGAN, "demo-unpaired", known_mapping_report),
 }
 
 

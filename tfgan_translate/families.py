@@ -11,6 +11,8 @@ import importlib
 FAMILIES = {
     "pix2pix": "tfgan_translate.pix2pix",
     "cyclegan": "tfgan_translate.cyclegan",
+    "discogan": "tfgan_translate.discogan",
+    "dualgan": "tfgan_translate.dualgan",
 }
 PAIRED = {"pix2pix"}
 # Families `tfgan-translate demo` runs without --family (kept here so the CLI parser needs no TF import).

@@ -163,6 +163,57 @@ def identity_loss(real, same):
     return l1_loss(real, same)
 
 
+# -- DiscoGAN / DualGAN reconstruction distances and DiscoGAN feature matching -------------
+
+def mse_loss(target, prediction):
+    """Mean squared error per example (DiscoGAN's default reconstruction distance)."""
+    return per_example_mean(tf.square(tf.cast(target, tf.float32) - tf.cast(prediction, tf.float32)))
+
+
+def cosine_distance(target, prediction):
+    """``1 - cos(x, y)`` of each example's flattened images: 0 for the same direction, 2 for opposite."""
+    x = tf.reshape(tf.cast(target, tf.float32), [tf.shape(target)[0], -1])
+    y = tf.reshape(tf.cast(prediction, tf.float32), [tf.shape(prediction)[0], -1])
+    return 1.0 - tf.reduce_sum(tf.math.l2_normalize(x, 1) * tf.math.l2_normalize(y, 1), axis=1)
+
+
+def hinge_distance(target, prediction, margin=0.05):
+    """``mean(max(0, |x - y| - margin))`` per example: an epsilon-insensitive (hinge) L1 that
+    ignores errors within ``margin`` (0.05 is about 6 grey levels of 255 on the [-1, 1] scale)."""
+    error = tf.abs(tf.cast(target, tf.float32) - tf.cast(prediction, tf.float32))
+    return per_example_mean(tf.nn.relu(error - margin))
+
+
+RECONSTRUCTION_DISTANCES = {"mse": mse_loss, "l1": l1_loss, "cosine": cosine_distance, "hinge": hinge_distance}
+
+
+def reconstruction_distance(kind):
+    """The per-example distance ``(target, prediction) -> (B,)`` named ``"mse" | "l1" | "cosine" | "hinge"``
+    (the DiscoGAN paper: any distance such as MSE, cosine distance or hinge loss)."""
+    try:
+        return RECONSTRUCTION_DISTANCES[kind]
+    except KeyError:
+        raise ValueError(f"unknown reconstruction distance {kind!r}; choose one of {', '.join(RECONSTRUCTION_DISTANCES)}") from None
+
+
+def batch_feature_matching_loss(real_features, fake_features):
+    """DiscoGAN feature matching: ``sum_i mean((E_batch f_i(real) - E_batch f_i(fake))^2)``.
+
+    Matches the batch mean of each intermediate discriminator activation ``f_i``, as the
+    official ``get_fm_loss`` does (its ``HingeEmbeddingLoss`` with target 1 is the plain
+    mean of these squared differences). Unlike the other losses here this is a statistic
+    of the whole batch, so it returns a scalar, not one value per example; under
+    ``tf.distribute`` each replica matches its own batch, and the caller scales the scalar
+    with ``tf.nn.scale_regularization_loss``. Real features are constants.
+    """
+    terms = []
+    for real, fake in zip(_as_list(real_features), _as_list(fake_features), strict=True):
+        real_mean = tf.reduce_mean(tf.stop_gradient(tf.cast(real, tf.float32)), axis=0)
+        fake_mean = tf.reduce_mean(tf.cast(fake, tf.float32), axis=0)
+        terms.append(tf.reduce_mean(tf.square(real_mean - fake_mean)))
+    return tf.add_n(terms)
+
+
 def feature_matching_loss(real_features, fake_features):
     """pix2pixHD feature matching (Wang et al., 2018, eq. 4), per example.
 

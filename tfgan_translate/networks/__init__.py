@@ -12,9 +12,12 @@ from .discriminators import (
 )
 from .generators import build_resnet_generator, build_unet_generator
 from .blocks import NORMS
+from .discogan import build_dcgan_discriminator, build_encoder_decoder_generator
 
 __all__ = [
     "NORMS",
+    "build_dcgan_discriminator",
+    "build_encoder_decoder_generator",
     "build_patchgan_discriminator",
     "build_pixel_discriminator",
     "build_resnet_generator",

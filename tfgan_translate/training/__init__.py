@@ -6,7 +6,7 @@ from .image_pool import ImagePool
 from .optimize import apply_gradients, for_precision
 from .loop import FitResult, NonFiniteLossError, RunConflictError, fit, prepare_run_dir
 from .run_lock import RunLock, RunLockedError
-from .schedules import EpochSchedule, adam_for
+from .schedules import EpochSchedule, adam_for, rmsprop_for
 from .summaries import image_grid, save_grid
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "fit",
     "image_grid",
     "prepare_run_dir",
+    "rmsprop_for",
     "save_grid",
     "seed_states",
 ]

@@ -73,3 +73,15 @@ def adam_for(config, steps_per_epoch):
         config.lr, steps_per_epoch, config.n_epochs, config.n_epochs_decay, config.lr_policy, config.lr_decay_epochs
     )
     return for_precision(keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta_1, beta_2=config.beta_2))
+
+
+def rmsprop_for(config, steps_per_epoch):
+    """RMSProp with the config's rate and schedule (DualGAN: 5e-5; ``rho`` = the TF1 ``decay`` 0.9).
+
+    ``steps_per_epoch`` counts this optimizer's updates per epoch (e.g. ``n_critic`` times the
+    batches for a critic updated ``n_critic`` times per step), so the epoch it sees is the data's.
+    """
+    schedule = EpochSchedule(
+        config.lr, steps_per_epoch, config.n_epochs, config.n_epochs_decay, config.lr_policy, config.lr_decay_epochs
+    )
+    return for_precision(keras.optimizers.RMSprop(learning_rate=schedule, rho=getattr(config, "rho", 0.9)))

@@ -1,0 +1,221 @@
+"""DualGAN: unsupervised dual learning for image-to-image translation (Yi et al., 2017).
+
+Paper symbols -> code:
+    U = domain A = ``batch["a"]``, V = domain B = ``batch["b"]``
+    G_A: U -> V = ``generator_ab`` (primal), G_B: V -> U = ``generator_ba`` (dual)
+    D_A (judges V) = ``discriminator_b``, D_B (judges U) = ``discriminator_a``: Wasserstein
+    critics that output scores, not probabilities.
+Objective (paper eq. 1-3): critics minimise D_A(G_A(u)) - D_A(v) (and likewise D_B);
+generators minimise
+    lambda_U ||u - G_B(G_A(u))||_1 + lambda_V ||v - G_A(G_B(v))||_1 - D_A(G_A(u)) - D_B(G_B(v))
+with lambda_U = ``lambda_a``, lambda_V = ``lambda_b`` (500 by default, the reference's
+value; the paper uses 100-1000 and the official README commands 1000).
+
+Lipschitz constraint (``lipschitz``): ``"clip"`` (paper) clamps every critic weight to
+[-c, c] (c = ``clip_value`` = 0.01) after each critic update, batch-norm scales and
+offsets included as in WGAN; ``"gp"`` adds gamma (``gp_weight`` = 10) times the WGAN-GP
+penalty instead; ``"none"`` with ``gan_loss="vanilla"`` is the official TensorFlow code's
+sigmoid cross-entropy variant.
+
+n_critic: a ``train_step`` cannot branch on the step (an optimizer update inside
+``tf.cond`` cannot all-reduce under ``tf.distribute``), so each step does ``n_critic``
+critic updates and then one generator update, all on the step's batch. The translations
+the critics see are computed once per step (the generators do not change during the
+critic updates, so recomputing them would only resample dropout). RMSProp (lr 5e-5,
+``rho`` 0.9 = the TF1 ``decay``) updates both critics with one optimizer and both
+generators with another, as the reference.
+
+Networks: U-Net generators (batch norm, dropout in the inner decoder blocks, like
+pix2pix's); critics (``critic``) are the 70x70 PatchGAN without a final sigmoid
+(``"patch"``, the paper) or a global critic (``"global"``): the DCGAN-style conv stack of
+:mod:`tfgan_translate.networks.discogan` down to one score per image (a PatchGAN whose map
+is averaged would be the same as ``"patch"`` under the Wasserstein loss, which already
+averages the map). ``critic_norm=None`` means batch norm with clipping (the paper) and no
+norm with the gradient penalty, which is per example and which batch norm would couple
+across the batch (Gulrajani et al. drop it from the critic).
+
+Example:
+    >>> from tfgan_translate import dualgan
+    >>> trainer = dualgan.Trainer(dualgan.Config(image_size=32, ngf=8, ndf=8, n_critic=2))
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from . import losses, networks
+from .networks.discogan import depth_for
+from .training import apply_gradients, rmsprop_for, seed_states
+from .translation import TranslationConfig, build_generator, mean_loss, seeded
+
+FAMILY = "dualgan"
+LIPSCHITZ = ("clip", "gp", "none")
+CRITICS = ("patch", "global")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(TranslationConfig):
+    """The reference defaults: 256 px U-Net (batch norm, dropout), PatchGAN critics, WGAN with
+    clipping 0.01 and n_critic 5, RMSProp 5e-5 at a constant rate, L1 reconstruction with
+    lambda 500 per domain, batch 1, 45 epochs."""
+
+    generator: str = "unet"
+    norm: str = "batch"
+    use_dropout: bool = True
+    gan_loss: str = "wgan"
+    lr: float = 5e-5
+    rho: float = 0.9
+    lr_policy: str = "constant"
+    n_epochs: int = 45
+    n_epochs_decay: int = 0
+    lambda_a: float = 500.0
+    lambda_b: float = 500.0
+    recon_loss: str = "l1"
+    lipschitz: str = "clip"
+    clip_value: float = 0.01
+    gp_weight: float = 10.0
+    n_critic: int = 5
+    critic: str = "patch"
+    critic_norm: str | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        losses.reconstruction_distance(self.recon_loss)
+        if self.lipschitz not in LIPSCHITZ:
+            raise ValueError(f"lipschitz must be one of {', '.join(LIPSCHITZ)}; got {self.lipschitz!r}")
+        if self.critic not in CRITICS:
+            raise ValueError(f"critic must be one of {', '.join(CRITICS)}; got {self.critic!r}")
+        if self.critic_norm is None:
+            object.__setattr__(self, "critic_norm", "none" if self.lipschitz == "gp" else "batch")
+        if self.critic_norm not in networks.NORMS:
+            raise ValueError(f"critic_norm must be one of {', '.join(networks.NORMS)}; got {self.critic_norm!r}")
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1; got {self.n_critic}")
+        if self.lipschitz == "clip" and self.clip_value <= 0:
+            raise ValueError(f"clip_value must be > 0 with lipschitz='clip'; got {self.clip_value}")
+        if self.critic == "global":
+            depth_for(self.image_size)  # the global critic needs a power-of-2 size
+
+
+def build_critic(config, channels, name):
+    """A PatchGAN (scores map) or a global critic (one score per image) for ``channels``."""
+    if config.critic == "patch":
+        return networks.build_patchgan_discriminator(
+            (None, None, channels), ndf=config.ndf, n_layers=config.n_layers_d, norm=config.critic_norm, name=name)
+    return networks.build_dcgan_discriminator(
+        (None, None, channels), depth=depth_for(config.image_size), ndf=config.ndf, norm=config.critic_norm, name=name)
+
+
+def build_models(config):
+    """Two U-Net (or ResNet) generators and two critics, named as in the module docstring."""
+    a, b = config.input_channels, config.output_channels
+    return {
+        "generator_ab": build_generator(config, a, b, "generator_ab"),
+        "generator_ba": build_generator(config, b, a, "generator_ba"),
+        "discriminator_a": build_critic(config, a, "discriminator_a"),
+        "discriminator_b": build_critic(config, b, "discriminator_b"),
+    }
+
+
+def clip_weights(variables, clip_value):
+    """WGAN's Lipschitz constraint: clamp every variable to ``[-clip_value, clip_value]``."""
+    for variable in variables:
+        variable.assign(tf.clip_by_value(variable, -clip_value, clip_value))
+
+
+class Trainer:
+    """Models, RMSProp optimizers and the train step of DualGAN."""
+
+    family = FAMILY
+
+    def __init__(self, config=None, steps_per_epoch=1, models=None):
+        self.config = config or Config()
+        c = self.config
+        self.models = models or seeded(build_models, c)
+        self.generator_ab = self.models["generator_ab"]
+        self.generator_ba = self.models["generator_ba"]
+        self.discriminator_a = self.models["discriminator_a"]
+        self.discriminator_b = self.models["discriminator_b"]
+        self.generator_variables = self.generator_ab.trainable_variables + self.generator_ba.trainable_variables
+        self.discriminator_variables = (
+            self.discriminator_a.trainable_variables + self.discriminator_b.trainable_variables)
+        self.generator_optimizer = rmsprop_for(c, steps_per_epoch)
+        # The critics' optimizer steps n_critic times per batch; its schedule counts epochs of data.
+        self.discriminator_optimizer = rmsprop_for(c, steps_per_epoch * c.n_critic)
+        self.generator_optimizer.build(self.generator_variables)
+        self.discriminator_optimizer.build(self.discriminator_variables)
+        self.gan_generator_loss, self.gan_discriminator_loss = losses.gan_losses(c.gan_loss)
+        self.distance = losses.reconstruction_distance(c.recon_loss)
+        # Interpolation weights of the gradient penalty; a variable, so resume stays exact.
+        self.rng = tf.random.Generator.from_seed(c.seed * 2 + 1)
+
+    def checkpoint_items(self):
+        return {
+            **self.models,
+            "generator_optimizer": self.generator_optimizer,
+            "discriminator_optimizer": self.discriminator_optimizer,
+            "rng": self.rng,
+            "seed_states": seed_states(self.models.values()),
+        }
+
+    def generators(self):
+        """``AtoB`` translates with ``generator_ab``, ``BtoA`` with ``generator_ba``."""
+        return {"generator_ab": self.generator_ab, "generator_ba": self.generator_ba}
+
+    def _critic_loss(self, critic, real, fake):
+        """The critic's loss on one domain, with its gradient penalty when ``lipschitz="gp"``."""
+        loss = mean_loss(self.gan_discriminator_loss(critic(real, training=True), critic(fake, training=True)))
+        penalty = tf.constant(0.0)
+        if self.config.lipschitz == "gp":
+            alpha = self.rng.uniform([tf.shape(real)[0]])
+            penalty = mean_loss(losses.gradient_penalty(lambda x: critic(x, training=True), real, fake, alpha=alpha))
+        return loss, penalty
+
+    def _critic_update(self, real_a, real_b, fake_a, fake_b):
+        c = self.config
+        with tf.GradientTape() as tape:
+            d_a, gp_a = self._critic_loss(self.discriminator_a, real_a, fake_a)
+            d_b, gp_b = self._critic_loss(self.discriminator_b, real_b, fake_b)
+            loss = d_a + d_b + c.gp_weight * (gp_a + gp_b)
+        apply_gradients(self.discriminator_optimizer, tape, loss, self.discriminator_variables)
+        if c.lipschitz == "clip":
+            clip_weights(self.discriminator_variables, c.clip_value)
+        results = {"d_a": d_a, "d_b": d_b}
+        if c.lipschitz == "gp":
+            results.update(gp_a=gp_a, gp_b=gp_b)
+        return results
+
+    def _generator_update(self, real_a, real_b):
+        c = self.config
+        with tf.GradientTape() as tape:
+            fake_b = self.generator_ab(real_a, training=True)
+            fake_a = self.generator_ba(real_b, training=True)
+            rec_a = self.generator_ba(fake_b, training=True)
+            rec_b = self.generator_ab(fake_a, training=True)
+            g_ab = mean_loss(self.gan_generator_loss(self.discriminator_b(fake_b, training=True)))
+            g_ba = mean_loss(self.gan_generator_loss(self.discriminator_a(fake_a, training=True)))
+            recon_a = mean_loss(self.distance(real_a, rec_a))
+            recon_b = mean_loss(self.distance(real_b, rec_b))
+            loss = g_ab + g_ba + c.lambda_a * recon_a + c.lambda_b * recon_b
+        apply_gradients(self.generator_optimizer, tape, loss, self.generator_variables)
+        return {"g_ab": g_ab, "g_ba": g_ba, "recon_a": recon_a, "recon_b": recon_b}
+
+    def train_step(self, batch):
+        """``n_critic`` critic updates (clipping after each), then one generator update.
+        Returns the last critic update's losses and the generator update's."""
+        real_a, real_b = batch["a"], batch["b"]
+        fake_b = tf.stop_gradient(self.generator_ab(real_a, training=True))
+        fake_a = tf.stop_gradient(self.generator_ba(real_b, training=True))
+        for _ in range(self.config.n_critic):
+            results = self._critic_update(real_a, real_b, fake_a, fake_b)
+        return {**results, **self._generator_update(real_a, real_b)}
+
+    def sample(self, batch):
+        """Grid columns: a, G_A(a), G_B(G_A(a)), b, G_B(b), G_A(G_B(b)) in inference mode."""
+        g, f = self.generator_ab, self.generator_ba
+        fake_b = g(batch["a"], training=False)
+        fake_a = f(batch["b"], training=False)
+        return {
+            "a": batch["a"], "a_to_b": fake_b, "a_to_b_to_a": f(fake_b, training=False),
+            "b": batch["b"], "b_to_a": fake_a, "b_to_a_to_b": g(fake_a, training=False),
+        }
