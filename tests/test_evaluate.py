@@ -166,3 +166,18 @@ def test_evaluate_cli_prints_a_table_writes_the_report_and_explains_missing_weig
     assert cli.main(["evaluate", "--run-dir", str(run_dir), "--dataset", "demo-paired", "--direction", "both",
                      "--output", str(tmp_path / "both.json")]) == 2
     assert "two generators" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_cli_evaluates_every_epoch(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code = cli.main(["train", "pix2pix", "--dataset", "demo-gray2color", "--run-dir", str(run_dir), "--image-size", "32",
+                     "--ngf", "4", "--ndf", "4", "--batch-size", "16", "--steps", "25", "--no-progress",
+                     "--sample-every", "0", "--checkpoint-every", "0", "--evaluate-every-epochs", "1"])
+    assert code == 0
+    assert "step 25 evaluation: psnr" in capsys.readouterr().out  # 400 crops / 16 = 25 steps per epoch
+    assert [step for step, _ in event_scalars(run_dir)["eval/ssim"]] == [25]
+    code = cli.main(["train", "pix2pix", "--dataset", "demo-gray2color", "--run-dir", str(run_dir), "--steps", "26",
+                     "--no-progress", "--evaluate-every-epochs", "1", "--eval-metrics", "fid",
+                     "--inception-weights", str(tmp_path / "missing.h5")])
+    assert code == 2 and "--inception-weights" in capsys.readouterr().err

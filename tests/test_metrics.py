@@ -252,7 +252,7 @@ def test_offline_imagenet_download_failure_says_what_to_do(monkeypatch):
 def test_fid_and_kid_end_to_end_on_random_inception_features_stream_like_in_memory(tmp_path):
     """Mechanics on a randomly initialised Inception (no download): 6 + 6 small images,
     features in batches of 4, streamed summaries equal the all-in-memory computation; a
-    weights file saved from the network loads back to the same features."""
+    weights file saved from the network loads back to the same weights."""
     rng = np.random.default_rng(9)
     real = rng.uniform(-1, 1, (6, 32, 32, 3)).astype(np.float32)
     fake = np.clip(real * 0.5 + 0.3, -1, 1).astype(np.float32)
@@ -273,6 +273,7 @@ def test_fid_and_kid_end_to_end_on_random_inception_features_stream_like_in_memo
 
     path = tmp_path / "inception.weights.h5"
     features.load()._model.save_weights(path)
-    reloaded = metrics.InceptionFeatures(weights=str(path), batch_size=8)
-    np.testing.assert_allclose(reloaded(real), real_features, rtol=1e-4, atol=1e-6)
-    assert "random" in features.description and str(path) in reloaded.description
+    reloaded = metrics.InceptionFeatures(weights=str(path)).load()._model  # built, not run: a forward pass costs seconds
+    for saved, loaded in zip(features._model.weights, reloaded.weights):
+        np.testing.assert_array_equal(saved.numpy(), loaded.numpy())
+    assert "random" in features.description and metrics.InceptionFeatures(str(path)).description == str(path)

@@ -287,6 +287,7 @@ def evaluate_run(run_dir, dataset, metrics=None, direction="AtoB", inception_wei
 
     module, config = runs.load_run_config(run_dir)
     family, generators = runs.load_generators(run_dir)
+    _directions(direction, generators)  # bad arguments fail before anything else
     step, checkpoint = checkpoint_step(run_dir)
     path = Path(output) if output else Path(run_dir) / "eval" / f"report_step_{step}.json"
     if path.exists() and not overwrite:
