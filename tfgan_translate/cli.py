@@ -46,7 +46,43 @@ def _add_train(subparsers):
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
     parser.add_argument("--log-every", type=int, default=50, help="steps between TensorBoard scalars")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--evaluate-every-epochs", type=int, default=0, metavar="N",
+                        help="score the held-out split every N epochs (TensorBoard eval/<metric>); 0: never")
+    parser.add_argument("--eval-metrics", help="metrics for --evaluate-every-epochs (default psnr,ssim on paired "
+                        "data; fid,kid on unpaired data when --inception-weights is given)")
+    parser.add_argument("--inception-weights", metavar="FILE", help="Inception-v3 weights file for fid/kid "
+                        "(or 'imagenet' to download the Keras weights)")
     return parser
+
+
+def _train_evaluate_fn(args, trainer, steps_per_epoch):
+    """``(evaluate_fn, every_steps)`` for ``--evaluate-every-epochs`` (``(None, 0)`` when off)."""
+    if not args.evaluate_every_epochs:
+        return None, 0
+    if args.evaluate_every_epochs < 0:
+        raise UsageError(f"--evaluate-every-epochs must be >= 0, got {args.evaluate_every_epochs}")
+    from . import evaluation, metrics
+
+    config = trainer.config
+    source = evaluation.evaluation_source(args.dataset, config.image_size, direction=args.direction,
+                                          channels=config.input_channels, data_dir=args.data_dir)
+    if args.eval_metrics:
+        names = args.eval_metrics.split(",")
+    elif source.paired:
+        names = ["psnr", "ssim"]
+    elif args.inception_weights:
+        names = ["fid", "kid"]
+    else:
+        print("--evaluate-every-epochs: no metric for unpaired data without Inception weights "
+              "(pass --inception-weights FILE for fid,kid); evaluation is off")
+        return None, 0
+    try:
+        evaluator = evaluation.make_evaluator(
+            args.dataset, config, trainer.generators(), names, "AtoB", args.inception_weights,
+            data_dir=args.data_dir, strict=args.strict, trained_direction=args.direction)
+    except metrics.InceptionWeightsError as error:
+        raise UsageError(str(error)) from None
+    return evaluation.training_evaluate_fn(evaluator), args.evaluate_every_epochs * steps_per_epoch
 
 
 def _run_train(args):
@@ -66,13 +102,14 @@ def _run_train(args):
     )
     total_steps = args.steps if args.steps is not None else (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
     trainer = module.Trainer(config, steps_per_epoch=steps_per_epoch)
+    evaluate_fn, evaluate_every = _train_evaluate_fn(args, trainer, steps_per_epoch)
     print(f"training {module.FAMILY} on {args.dataset} into {run_dir}: {steps_per_epoch} steps per epoch, "
           f"up to step {total_steps}")
     try:
         result = training.fit(
             trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-            progress=not args.no_progress,
+            progress=not args.no_progress, evaluate_fn=evaluate_fn, evaluate_every=evaluate_every,
         )
     except (training.NonFiniteLossError, training.CheckpointWriteError) as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)
@@ -221,12 +258,58 @@ def _run_convert(args):
     return 0
 
 
+def _add_evaluate(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate", help="score a run on held-out data (PSNR, SSIM, L1, FID, KID); writes a JSON report",
+        description="Translate the held-out split of --dataset with the run's newest checkpoint (inference "
+        "mode) and score it: psnr, ssim, l1 against the ground truth (paired data), fid, kid against the real "
+        "target images (Inception-v3 features). Writes RUN/eval/report_step_<N>.json and prints a table.")
+    parser.add_argument("--run-dir", required=True, help="a run folder")
+    parser.add_argument("--dataset", required=True,
+                        help="demo-paired | demo-gray2color | demo-unpaired | a folder (test/ or val/ A|B images, "
+                        "or testA/ + testB/) | a tfds cycle_gan name (its testA/testB splits)")
+    parser.add_argument("--metrics", help="comma-separated, from psnr,ssim,l1,fid,kid (default: psnr,ssim,l1 on "
+                        "paired data, plus fid,kid when --inception-weights is given; fid,kid on unpaired data)")
+    parser.add_argument("--direction", choices=("AtoB", "BtoA", "both"), default="AtoB",
+                        help="pix2pix: the data direction it was trained with; CycleGAN: generator_ab, "
+                        "generator_ba or both")
+    parser.add_argument("--inception-weights", metavar="FILE",
+                        help="Inception-v3 weights for fid/kid: inception_v3_weights_tf_dim_ordering_tf_kernels_"
+                        "notop.h5 (default: the Keras ImageNet weights, downloaded once)")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per batch")
+    parser.add_argument("--max-images", type=int, help="evaluate at most this many images per set")
+    parser.add_argument("--output", help="report path (default RUN/eval/report_step_<N>.json)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    parser.add_argument("--data-dir", help="tfds data folder")
+    parser.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
+    return parser
+
+
+def _run_evaluate(args):
+    from . import evaluation, metrics
+
+    for flag in ("batch_size", "max_images"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
+    try:
+        evaluation.evaluate_run(
+            args.run_dir, args.dataset, args.metrics.split(",") if args.metrics else None, args.direction,
+            args.inception_weights, batch_size=args.batch_size, max_images=args.max_images, output=args.output,
+            overwrite=args.overwrite, data_dir=args.data_dir, strict=args.strict,
+        )
+    except metrics.InceptionWeightsError as error:
+        raise UsageError(str(error)) from None
+    return 0
+
+
 COMMANDS = {
     "train": (_add_train, _run_train),
     "translate": (_add_translate, _run_translate),
     "export": (_add_export, _run_export),
     "demo": (_add_demo, _run_demo),
     "convert": (_add_convert, _run_convert),
+    "evaluate": (_add_evaluate, _run_evaluate),
 }
 
 

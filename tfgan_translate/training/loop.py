@@ -93,6 +93,15 @@ def _progress(total, initial, enabled):
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
 
 
+def _evaluate(evaluate_fn, trainer, log, step, bar):
+    """Run ``evaluate_fn(trainer)``, log its values as ``eval/<name>`` and print them."""
+    values = {name: float(value) for name, value in evaluate_fn(trainer).items()}
+    log.scalars({f"eval/{name}": value for name, value in values.items()}, step)
+    text = f"step {step} evaluation: " + ", ".join(f"{name} {value:.4f}" for name, value in values.items())
+    (bar.write if bar is not None else print)(text)
+    return values
+
+
 def fit(
     trainer,
     dataset_fn,
@@ -105,6 +114,8 @@ def fit(
     checkpoint_every=1000,
     log_every=50,
     progress=True,
+    evaluate_fn=None,
+    evaluate_every=0,
 ):
     """Train ``trainer`` until ``total_steps`` (counting steps of earlier, resumed runs).
 
@@ -119,6 +130,9 @@ def fit(
         sample_batch: a batch to translate for the PNG grids (``None``: first batch).
         sample_every, checkpoint_every, log_every: intervals in steps (0 turns one off).
         progress: show a progress bar with losses and images/s.
+        evaluate_fn: ``trainer -> dict of floats`` (e.g. ``evaluation.training_evaluate_fn``),
+            run every ``evaluate_every`` steps (0: never); each value is printed and logged
+            to TensorBoard as ``eval/<name>``.
 
     Returns:
         ``FitResult``. Raises ``NonFiniteLossError`` on NaN/Inf (the last good checkpoint
@@ -188,6 +202,8 @@ def _fit(trainer, dataset_fn, run_dir, steps_per_epoch, total_steps, sample_batc
                     write_samples()
                 if checkpoint_every and step % checkpoint_every == 0:
                     save()
+                if evaluate_fn is not None and evaluate_every and step % evaluate_every == 0:
+                    _evaluate(evaluate_fn, trainer, log, step, bar)
                 if stop.signal is not None:
                     interrupted = True
                     break

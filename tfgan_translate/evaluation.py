@@ -1,0 +1,344 @@
+"""Evaluate generators: translate a held-out split in inference mode and score the translations.
+
+What is compared with what:
+- paired data (``demo-paired``, ``demo-gray2color``, aligned folders, and ``demo-unpaired``,
+  whose test split carries the true mapping): PSNR, SSIM and L1 of G(a) against b, image by
+  image; FID/KID of the set {G(a)} against the set {b};
+- unpaired data (``testA/testB`` folders, tfds cycle_gan): FID/KID of {G(a)} against the real
+  images of the other domain (all of them, each once).
+
+The held-out split: the demo datasets' ``test`` split (pixels never trained on); for folders
+``test/`` (or ``val/``) of side-by-side A|B images, or ``testA/`` + ``testB/``; for tfds the
+``testA``/``testB`` splits. Unreadable files are skipped by the data pipelines with a
+warning naming each one.
+
+Example:
+    >>> from tfgan_translate import evaluation
+    >>> report, path = evaluation.evaluate_run("checkpoints/demo/pix2pix", "demo-paired")
+"""
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from . import data, metrics as metric_lib
+from .data.pipeline import check_direction
+from .metrics import DISTRIBUTION_METRICS, PAIRED_METRICS
+
+DIRECTIONS = ("AtoB", "BtoA")
+FID_PROTOCOL = (
+    "Inception-v3 2048-d pool features; images rounded to 8-bit levels, bilinear resize to 299 px "
+    "(no antialiasing), scaled to [-1, 1]; FID from float64 running mean/covariance; KID = unbiased "
+    "MMD^2 with k(x, y) = (x.y/d + 1)^3, mean/std over random subsets"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSource:
+    """A held-out split, as fresh-dataset factories.
+
+    ``pairs()`` yields ``{"a", "b"}`` batches (paired data); otherwise ``inputs()`` yields
+    image batches of the input domain and ``targets()`` of the output domain.
+    """
+
+    dataset: str
+    split: str
+    paired: bool
+    pairs: object = None
+    inputs: object = None
+    targets: object = None
+
+
+def evaluation_source(dataset, image_size, batch_size=16, direction="AtoB", channels=3, data_dir=None, strict=False):
+    """The held-out split of ``dataset`` (a ``--dataset`` value) at ``image_size``; see the module docstring."""
+    check_direction(direction)
+    options = dict(image_size=image_size, batch_size=batch_size, training=False, drop_remainder=False)
+    if dataset in ("demo-paired", "demo-gray2color"):
+        task = "edges2photo" if dataset == "demo-paired" else "gray2color"
+        return EvalSource(dataset, "test", True, pairs=lambda: data.demo_paired(task, "test", direction, **options))
+
+    if dataset == "demo-unpaired":  # the test split pairs each input with its true translation
+        def pairs():
+            return data.demo_unpaired("test", direction, **options).map(lambda x: {"a": x["a"], "b": x["b_true"]})
+
+        return EvalSource(dataset, "test", True, pairs=pairs)
+    if dataset.startswith("demo-"):
+        raise ValueError(f"unknown demo dataset {dataset!r}; choose demo-paired, demo-gray2color or demo-unpaired")
+    folder_options = dict(options, channels=channels, strict=strict)
+    path = Path(dataset)
+    if path.is_dir():
+        if any((path / name).is_dir() for name in ("trainA", "trainB", "testA", "testB")):
+            domains = ("testA", "testB") if direction == "AtoB" else ("testB", "testA")
+            missing = [d for d in domains if not (path / d).is_dir()]
+            if missing:
+                raise ValueError(f"--dataset {dataset}: no held-out {' and '.join(missing)} folder to evaluate on "
+                                 "(the unpaired layout keeps its test images in testA/ and testB/)")
+            source, target = (path / d for d in domains)
+            return EvalSource(dataset, "/".join(domains), False,
+                              inputs=lambda: data.single_folder(source, **folder_options).map(lambda x: x["a"]),
+                              targets=lambda: data.single_folder(target, **folder_options).map(lambda x: x["a"]))
+        split = next((s for s in ("test", "val") if (path / s).is_dir()), None)
+        folder = path / split if split else path
+        return EvalSource(dataset, split or path.name, True,
+                          pairs=lambda: data.aligned_folder(folder, direction, **folder_options))
+    if path.exists() or "/" in dataset.replace("cycle_gan/", "") or dataset.startswith((".", "~")):
+        raise ValueError(f"--dataset {dataset}: no such folder")
+    domains = ("testA", "testB") if direction == "AtoB" else ("testB", "testA")
+    return EvalSource(dataset, "/".join(domains), False,
+                      inputs=lambda: _tfds_images(dataset, domains[0], data_dir, folder_options),
+                      targets=lambda: _tfds_images(dataset, domains[1], data_dir, folder_options))
+
+
+def _tfds_images(name, split, data_dir, options):
+    """Batches of one tfds cycle_gan split (e.g. ``testA``), each image once, in file order."""
+    import tensorflow_datasets as tfds
+
+    from .data.decode import decode_image
+    from .data.options import make_options
+    from .data.pipeline import finish, image_stream
+    from .data.tfds_source import _count
+
+    o = make_options({k: v for k, v in options.items() if k != "strict"})
+    source = tfds.load(name if "/" in name else f"cycle_gan/{name}", split=split, data_dir=data_dir,
+                       decoders={"image": tfds.decode.SkipDecoding()})
+    count = _count(source)
+    stream = image_stream(source, count, lambda x: {"a": decode_image(x["image"], o.channels)}, o)
+    return finish(stream, count, o).map(lambda x: x["a"])
+
+
+def _take(batches, max_images):
+    """The batches, cut so that at most ``max_images`` images come out (``None``: all)."""
+    seen = 0
+    for batch in batches:
+        if max_images is not None:
+            batch = tf.nest.map_structure(lambda t: t[:max_images - seen], batch)
+        size = int(tf.shape(tf.nest.flatten(batch)[0])[0])
+        if size == 0:
+            return
+        seen += size
+        yield batch
+
+
+def check_metrics(names, paired):
+    """Validate metric names for a source; returns them as a tuple."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    unknown = [n for n in names if n not in metric_lib.ALL_METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(metric_lib.ALL_METRICS)}")
+    needs_pairs = [n for n in names if n in PAIRED_METRICS]
+    if needs_pairs and not paired:
+        raise ValueError(f"{', '.join(needs_pairs)} compare each translation with its ground truth and need paired "
+                         "data; this dataset is unpaired: use fid,kid")
+    return names
+
+
+class Evaluator:
+    """Scores generators on held-out data; reusable (the real images' features are computed once).
+
+    Args:
+        sources: ``{direction: EvalSource}``.
+        metrics: names among ``psnr, ssim, l1, fid, kid``.
+        features: ``images -> [N, d]`` features for FID/KID (e.g. ``InceptionFeatures``).
+        max_images: evaluate at most this many images per set.
+        kid_subsets, kid_subset_size: KID's subset scheme (standard 100 x 1000).
+    """
+
+    def __init__(self, sources, metrics, features=None, max_images=None,
+                 kid_subsets=metric_lib.KID_SUBSETS, kid_subset_size=metric_lib.KID_SUBSET_SIZE):
+        self.sources = sources
+        self.metrics = tuple(metrics)
+        for source in sources.values():
+            check_metrics(self.metrics, source.paired)
+        self.distribution = [m for m in self.metrics if m in DISTRIBUTION_METRICS]
+        if self.distribution and features is None:
+            raise ValueError(f"{', '.join(self.distribution)} need a feature function (Inception weights)")
+        self.features, self.max_images = features, max_images
+        self.kid_options = dict(num_subsets=kid_subsets, subset_size=kid_subset_size)
+        self._real = {}
+
+    def __call__(self, generators):
+        """``{direction: {metric: value, "num_images": n}}`` for ``generators`` (by name)."""
+        return {d: self.evaluate(generator_for(generators, d), d) for d in self.sources}
+
+    def evaluate(self, generator, direction):
+        source = self.sources[direction]
+        paired = [m for m in self.metrics if m in PAIRED_METRICS]
+        values = {m: [] for m in paired}
+        fake = metric_lib.FeatureSummary() if self.distribution else None
+        real = None
+        if self.distribution and direction not in self._real:
+            real = metric_lib.FeatureSummary()
+        count = 0
+        if source.paired:
+            for batch in _take(source.pairs(), self.max_images):
+                translated = generator(batch["a"], training=False)
+                count += int(translated.shape[0])
+                for name in paired:
+                    values[name].append(PAIRED_METRICS[name](translated, batch["b"]).numpy())
+                if fake is not None:
+                    fake.update(self.features(translated))
+                if real is not None:
+                    real.update(self.features(batch["b"]))
+        else:
+            for images in _take(source.inputs(), self.max_images):
+                translated = generator(images, training=False)
+                count += int(translated.shape[0])
+                if fake is not None:
+                    fake.update(self.features(translated))
+            if real is not None:
+                for images in _take(source.targets(), self.max_images):
+                    real.update(self.features(images))
+        if count == 0:
+            raise ValueError(f"{source.dataset} ({source.split}) gave no image to evaluate")
+        if real is not None:
+            self._real[direction] = real
+        result = {name: float(np.mean(np.concatenate(values[name]))) for name in paired}
+        if fake is not None:
+            real = self._real[direction]
+            if "fid" in self.distribution:
+                result["fid"] = fake.fid(real)
+            if "kid" in self.distribution:
+                result["kid"], result["kid_std"] = fake.kid(real, **self.kid_options)
+            result["num_real_images"] = real.count
+        result["num_images"] = count
+        return result
+
+
+def generator_for(generators, direction):
+    """pix2pix's one generator translates the data's a -> b in either data direction;
+    CycleGAN uses ``generator_ab`` for AtoB and ``generator_ba`` for BtoA."""
+    if "generator" in generators:
+        return generators["generator"]
+    return generators["generator_ab" if direction == "AtoB" else "generator_ba"]
+
+
+def flat_results(results):
+    """``{metric: value}`` for one direction, ``{"AtoB/metric": value}`` for several."""
+    if len(results) == 1:
+        return dict(next(iter(results.values())))
+    return {f"{d}/{k}": v for d, values in results.items() for k, v in values.items()}
+
+
+def default_metrics(paired, inception_weights=None):
+    """psnr,ssim,l1 for paired data and fid,kid for unpaired; paired data add fid,kid when
+    Inception weights are given."""
+    if paired:
+        return ("psnr", "ssim", "l1", *(DISTRIBUTION_METRICS if inception_weights else ()))
+    return DISTRIBUTION_METRICS
+
+
+def _directions(direction, generators):
+    if direction == "both":
+        if "generator_ab" not in generators:
+            raise ValueError("--direction both needs a run with two generators (CycleGAN); pix2pix translates one way")
+        return DIRECTIONS
+    if direction not in DIRECTIONS:
+        raise ValueError(f"--direction must be AtoB, BtoA or both, got {direction!r}")
+    return (direction,)
+
+
+def make_evaluator(dataset, config, generator_names, metrics=None, direction="AtoB", inception_weights=None,
+                   features=None, batch_size=16, max_images=None, data_dir=None, strict=False,
+                   trained_direction="AtoB", **kid_options):
+    """An :class:`Evaluator` for a family config's generators on ``dataset``'s held-out split.
+
+    ``direction`` (``AtoB``, ``BtoA`` or ``both``) picks CycleGAN's generator(s), and is
+    pix2pix's data direction; ``trained_direction`` is the data direction the run was trained
+    with (the training loop passes its own, so that ``generator_ab`` meets the data it learned).
+
+    ``metrics=None`` picks :func:`default_metrics`; FID/KID use ``features`` or else
+    ``InceptionFeatures(inception_weights or "imagenet")``, loaded here so that missing weights
+    fail before any translation.
+    """
+    directions = _directions(direction, generator_names)
+    check_direction(trained_direction)
+    flip = {"AtoB": "BtoA", "BtoA": "AtoB"}
+    sources = {d: evaluation_source(dataset, config.image_size, batch_size, d if trained_direction == "AtoB" else flip[d],
+                                    config.input_channels, data_dir, strict)
+               for d in directions}
+    paired = all(s.paired for s in sources.values())
+    names = check_metrics(metrics or default_metrics(paired, inception_weights or features), paired)
+    if any(m in DISTRIBUTION_METRICS for m in names) and features is None:
+        features = metric_lib.InceptionFeatures(inception_weights or "imagenet", batch_size=batch_size).load()
+    return Evaluator(sources, names, features, max_images, **kid_options)
+
+
+def checkpoint_step(run_dir):
+    latest = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+    return (int(latest.rsplit("-", 1)[1]) if latest else None), latest
+
+
+def evaluate_run(run_dir, dataset, metrics=None, direction="AtoB", inception_weights=None, features=None,
+                 batch_size=16, max_images=None, output=None, overwrite=False, data_dir=None, strict=False,
+                 log=print, **kid_options):
+    """Evaluate a run's newest checkpoint; writes and returns ``(report, path)``.
+
+    The report goes to ``output`` or ``<run_dir>/eval/report_step_<N>.json``; an existing
+    report is never replaced unless ``overwrite`` (checked before any work). For pix2pix give
+    the data ``direction`` the run was trained with; for CycleGAN it picks the generator
+    (``both`` evaluates each).
+    """
+    from . import runs
+
+    module, config = runs.load_run_config(run_dir)
+    family, generators = runs.load_generators(run_dir)
+    _directions(direction, generators)  # bad arguments fail before anything else
+    step, checkpoint = checkpoint_step(run_dir)
+    path = Path(output) if output else Path(run_dir) / "eval" / f"report_step_{step}.json"
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; nothing was computed. Pass --overwrite or choose another --output.")
+    started = time.perf_counter()
+    evaluator = make_evaluator(dataset, config, generators, metrics, direction, inception_weights, features,
+                               batch_size, max_images, data_dir, strict, **kid_options)
+    results = evaluator(generators)
+    source = next(iter(evaluator.sources.values()))
+    report = {
+        "run_dir": str(run_dir), "family": family, "step": step, "checkpoint": checkpoint,
+        "dataset": dataset, "split": source.split, "image_size": config.image_size,
+        "metrics": list(evaluator.metrics), "results": results,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if evaluator.distribution:
+        report["inception"] = {"weights": getattr(evaluator.features, "description", "custom feature function"),
+                               "protocol": FID_PROTOCOL, "kid_subsets": evaluator.kid_options}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    log(format_table(report))
+    log(f"report: {path}")
+    return report, path
+
+
+def format_table(report):
+    """A plain-text table: one row per direction, one column per metric."""
+    columns = [m for m in ("psnr", "ssim", "l1", "fid", "kid", "kid_std", "num_images") if
+               any(m in r for r in report["results"].values())]
+    rows = [["direction", *columns]]
+    for direction, values in report["results"].items():
+        rows.append([direction, *(_number(values[c]) for c in columns)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"{report['family']} step {report['step']} on {report['dataset']} ({report['split']}):"]
+    lines += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def _number(value):
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4f}" if abs(value) < 100 else f"{value:.2f}"
+
+
+def training_evaluate_fn(evaluator):
+    """``trainer -> {metric: float}`` for ``training.fit(evaluate_fn=...)`` (image counts left out)."""
+
+    def evaluate(trainer):
+        values = flat_results(evaluator(trainer.generators()))
+        return {name: value for name, value in values.items() if "num_" not in name}
+
+    return evaluate
