@@ -6,6 +6,7 @@ It knows a trainer only through its small interface: ``family``, ``config``,
 """
 
 import dataclasses
+import functools
 import math
 import signal
 import time
@@ -102,6 +103,18 @@ def _evaluate(evaluate_fn, trainer, log, step, bar):
     return values
 
 
+def _with_run_lock(train):
+    """Run ``train(trainer, dataset_fn, run_dir, ...)`` holding the lock of ``run_dir``."""
+
+    @functools.wraps(train)
+    def locked(trainer, dataset_fn, run_dir, **options):
+        with RunLock(run_dir):
+            return train(trainer, dataset_fn, run_dir, **options)
+
+    return locked
+
+
+@_with_run_lock
 def fit(
     trainer,
     dataset_fn,
@@ -140,14 +153,6 @@ def fit(
         ``RunLockedError`` when another live process trains into ``run_dir``, and
         ``CheckpointWriteError`` when a checkpoint cannot be written (the previous one is kept).
     """
-    with RunLock(run_dir):
-        return _fit(trainer, dataset_fn, run_dir, steps_per_epoch, total_steps, sample_batch, sample_every,
-                    checkpoint_every, log_every, progress)
-
-
-def _fit(trainer, dataset_fn, run_dir, steps_per_epoch, total_steps, sample_batch, sample_every, checkpoint_every,
-         log_every, progress):
-    """``fit``'s work, with the run folder locked."""
     run_dir = prepare_run_dir(run_dir, trainer.family, trainer.config)
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir)
