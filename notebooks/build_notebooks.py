@@ -1,0 +1,663 @@
+"""Write the notebooks of this folder from the cell sources below (``python notebooks/build_notebooks.py``).
+
+Why a script: the notebooks share their first cells (install, GPU check, helpers), reviews read
+plain Python instead of JSON, and the output is deterministic (fixed cell ids, no outputs), so
+``tests/test_notebooks.py`` can check that the committed ``.ipynb`` files are what this script
+writes. Edit the cells here, run the script, commit both.
+
+Every notebook uses the public API only and reads its parameters from ``TFGAN_NB_*``
+environment variables (the CI sets tiny values); see ``notebooks/README.md``.
+"""
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+# Placeholder until the repository is published: the install cell and the Colab badges use it.
+REPO_URL = "https://github.com/<org>/tfgan_translate"
+BRANCH = "main"
+
+
+def colab_badge(name):
+    repo = REPO_URL.removeprefix("https://github.com/")
+    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/{name}.ipynb)")
+
+
+INTRO_FOOTER = f"""
+**Before the repository is published** the install source `REPO_URL` (first code cell) and the
+badge above point at the placeholder `{REPO_URL}`: replace `<org>` with the real
+owner, or upload this notebook to Colab and set `REPO_URL` to wherever the package lives (any
+`pip install` source works, e.g. a wheel you uploaded).
+
+**Parameters** are in the first code cell (tagged `parameters`, so papermill can set them too);
+each one can also be set from the environment (`TFGAN_NB_*`), which is how the CI runs this
+notebook with tiny settings. In Colab choose *Runtime > Change runtime type > GPU* first.
+"""
+
+INSTALL = '''\
+# Install the package in Colab (TensorFlow is preinstalled there); elsewhere this cell only checks it.
+import shutil
+import sys
+
+IN_COLAB = "google.colab" in sys.modules
+try:
+    import tfgan_translate
+except ImportError:
+    if not IN_COLAB:
+        raise ImportError("tfgan_translate is not installed in this kernel's Python: "
+                          "run `pip install -e '.[cpu]'` (or `.[gpu]`) in the repository, then restart the kernel") from None
+    # The gpu extra brings TensorFlow with its CUDA libraries; on a CPU runtime the cpu extra is enough.
+    EXTRA = "gpu" if shutil.which("nvidia-smi") else "cpu"
+    %pip install --quiet "tfgan_translate[{EXTRA}] @ git+{REPO_URL}"
+    import tfgan_translate
+print("tfgan_translate", tfgan_translate.__version__, "from", tfgan_translate.__file__)
+# If Colab asks to restart the runtime after the install, do so and run the notebook from the top.'''
+
+GPU = '''\
+import tensorflow as tf
+
+gpus = tf.config.list_physical_devices("GPU")
+print(f"TensorFlow {tf.__version__}; GPUs: {[gpu.name for gpu in gpus] or 'none'}")
+if not gpus:
+    print("No GPU: training runs on the CPU (fine for small images, slow at 256 px). "
+          "In Colab: Runtime > Change runtime type > GPU, then run the notebook from the top.")'''
+
+HELPERS = '''\
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+
+
+def show_grid(path, title=None, width=14):
+    """Show a PNG sample grid the training wrote (one row per example, one column per image kind)."""
+    image = plt.imread(path)
+    height = width * image.shape[0] / image.shape[1]
+    plt.figure(figsize=(width, max(1.5, height)))
+    plt.imshow(image)
+    plt.title(title or Path(path).name)
+    plt.axis("off")
+    plt.show()
+
+
+def latest_grid(run_dir):
+    """The newest sample grid of a run folder (``samples/step_<N>.png``)."""
+    return sorted((Path(run_dir) / "samples").glob("step_*.png"))[-1]
+
+
+def show_columns(columns, width=2.2):
+    """Images side by side: ``{column title: list of images in [-1, 1] or uint8}``, one row per example."""
+    rows = max(len(images) for images in columns.values())
+    figure, axes = plt.subplots(rows, len(columns), figsize=(width * len(columns), width * rows), squeeze=False)
+    for col, (title, images) in enumerate(columns.items()):
+        for row in range(rows):
+            axis = axes[row, col]
+            axis.axis("off")
+            if row < len(images):
+                image = np.asarray(images[row])
+                axis.imshow(data.to_uint8(image).numpy() if image.dtype != np.uint8 else image)
+            if row == 0:
+                axis.set_title(title, fontsize=9)
+    plt.tight_layout()
+    plt.show()
+
+
+def held_out_batch(dataset, image_size, count, direction="AtoB", data_dir=None):
+    """``count`` held-out examples ``{"a", "b"}``: test pairs when the data have them (``b`` is the
+    target), else test images of each domain (``b`` unrelated to ``a``)."""
+    source = evaluation.evaluation_source(dataset, image_size, batch_size=count, direction=direction, data_dir=data_dir)
+    if source.paired:
+        return next(iter(source.pairs())), True
+    return {"a": next(iter(source.inputs())), "b": next(iter(source.targets()))}, False
+
+
+def write_pngs(images, folder):
+    """Write images in [-1, 1] as ``folder/<index>.png`` (inputs for ``inference.translate_files``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(data.to_uint8(images).numpy()):
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(folder / f"{i:03d}.png")
+    return folder'''
+
+
+def _id(name, index):
+    return f"{name.replace('_', '-')}-{index:02d}"
+
+
+def notebook(name, cells):
+    """A notebook with deterministic cell ids and Colab metadata (GPU runtime requested)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "accelerator": "GPU",
+        "colab": {"name": f"{name}.ipynb", "provenance": [], "toc_visible": True},
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for index, (kind, source, tags) in enumerate(cells):
+        make = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
+        cell = make(source.strip("\n"), id=_id(name, index))
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def _fill(source):
+    return source.replace("@REPO_URL@", f'REPO_URL = "{REPO_URL}"  # placeholder: the package\'s pip source for Colab')
+
+
+def md(text):
+    return ("md", text, ())
+
+
+def code(text, *tags):
+    return ("code", _fill(text), tags)
+
+
+def common_setup(imports):
+    """Install, GPU check, imports and helpers: the cells after the parameters."""
+    return [
+        md("## Setup"),
+        code(INSTALL),
+        code(GPU),
+        code("from pathlib import Path\n\n" + imports + "\n\n" + HELPERS),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# pix2pix
+# ---------------------------------------------------------------------------------------------
+
+PIX2PIX = [
+    md(f"""
+# pix2pix: paired image-to-image translation
+
+{colab_badge("pix2pix")}
+
+Trains [pix2pix](https://arxiv.org/abs/1611.07004) (U-Net generator, 70x70 PatchGAN, GAN + L1 loss)
+with `tfgan_translate`, then resumes the run from its checkpoint, translates held-out images and
+exports the generator. Data:
+
+- `facades` (default): the CMP Facades pairs from the pix2pix authors' site (30 MB; label map -> photo, `DIRECTION = "BtoA"`);
+- any folder of side-by-side `A|B` images (directly, or in `train/` with `test/` or `val/` beside it);
+- `demo-paired` (edges -> photo) or `demo-gray2color`: built offline in seconds from scikit-image photos.
+{INTRO_FOOTER}"""),
+    code('''
+import os
+
+@REPO_URL@
+DATASET = os.environ.get("TFGAN_NB_DATASET", "facades")  # facades | a folder of A|B images | demo-paired | demo-gray2color
+DIRECTION = os.environ.get("TFGAN_NB_DIRECTION", "BtoA" if DATASET == "facades" else "AtoB")  # which half is the input
+IMAGE_SIZE = int(os.environ.get("TFGAN_NB_IMAGE_SIZE", 256))  # paper: 256
+FILTERS = int(os.environ.get("TFGAN_NB_FILTERS", 64))  # ngf = ndf (paper: 64)
+BATCH_SIZE = int(os.environ.get("TFGAN_NB_BATCH_SIZE", 1))  # paper: 1
+STEPS = int(os.environ.get("TFGAN_NB_STEPS", 4000))  # first session (the paper trains 200 epochs: 80,000 steps on facades)
+RESUME_STEPS = int(os.environ.get("TFGAN_NB_RESUME_STEPS", 1000))  # steps added when resuming
+NUM_EXAMPLES = int(os.environ.get("TFGAN_NB_NUM_EXAMPLES", 4))  # held-out images shown and translated
+RUN_ROOT = os.environ.get("TFGAN_NB_RUN_ROOT", "runs")  # a Google Drive folder keeps runs across Colab sessions
+''', "parameters"),
+    *common_setup("from tfgan_translate import data, evaluation, inference, pix2pix, runs, training"),
+    md("""
+## Data
+
+`runs.training_dataset_fn` turns the dataset name into `(epoch -> tf.data.Dataset, steps per epoch)`:
+each epoch has its own seed, so a resumed run sees exactly the batches an uninterrupted one would.
+"""),
+    code('''
+FACADES_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
+
+
+def download_facades(root="datasets"):
+    """The facades folder (train/ val/ test/ of 512x256 photo|label images), downloaded once."""
+    import tarfile
+    import urllib.request
+
+    folder = Path(root) / "facades"
+    if not (folder / "train").is_dir():
+        Path(root).mkdir(parents=True, exist_ok=True)
+        archive, _ = urllib.request.urlretrieve(FACADES_URL, Path(root) / "facades.tar.gz")
+        with tarfile.open(archive) as tar:
+            tar.extractall(root, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    return str(folder)
+
+
+dataset = download_facades() if DATASET == "facades" else DATASET
+config = pix2pix.Config(image_size=IMAGE_SIZE, ngf=FILTERS, ndf=FILTERS, batch_size=BATCH_SIZE)
+dataset_fn, steps_per_epoch = runs.training_dataset_fn("pix2pix", dataset, config, direction=DIRECTION)
+print(f"{dataset}: {steps_per_epoch} batches of {BATCH_SIZE} per epoch; U-Net depth {config.num_downs}")
+
+examples, paired = held_out_batch(dataset, IMAGE_SIZE, NUM_EXAMPLES, DIRECTION)
+show_columns({"input (a)": examples["a"], "target (b)": examples["b"]})
+'''),
+    md("""
+## Train
+
+`training.fit` shows a progress bar with the losses and images/s, writes PNG sample grids
+(input | translation | target, here of the held-out examples above) and checkpoints into the
+run folder, and TensorBoard logs into `<run folder>/logs` (in Colab: `%load_ext tensorboard` then
+`%tensorboard --logdir runs`). Interrupting the cell saves a checkpoint.
+"""),
+    code('''
+run_dir = Path(RUN_ROOT) / f"pix2pix_{Path(dataset).name}_{DIRECTION}_{IMAGE_SIZE}px"
+every = max(1, STEPS // 4)
+trainer = pix2pix.Trainer(config, steps_per_epoch=steps_per_epoch)
+result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=STEPS,
+                      sample_batch=examples, sample_every=every, checkpoint_every=every, progress=True)
+print(f"step {result.step}, {result.images_per_second:.1f} images/s, losses",
+      {name: round(value, 3) for name, value in result.losses.items()})
+show_grid(latest_grid(run_dir), "input | translation | target")
+'''),
+    md("""
+## Resume
+
+A new `Trainer` (fresh weights, as after a restart of the runtime) and the same run folder:
+`fit` restores the newest checkpoint (models, optimizers, step, random state) and continues to
+the new `total_steps`.
+"""),
+    code('''
+trainer = pix2pix.Trainer(config, steps_per_epoch=steps_per_epoch)
+result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=STEPS + RESUME_STEPS,
+                      sample_batch=examples, sample_every=every, checkpoint_every=every, progress=True)
+assert result.resumed_from is not None and result.step == STEPS + RESUME_STEPS, result
+print(f"resumed from {Path(result.resumed_from).name}; now at step {result.step}")
+show_grid(latest_grid(run_dir), "input | translation | target")
+'''),
+    md("""
+## Translate image files
+
+`runs.load_generators` restores the generator from the run folder's newest checkpoint;
+`inference.translate_files` translates every image of a folder at its own size (here the
+held-out inputs, written as PNG files; use any folder of your own images the same way).
+"""),
+    code('''
+family, generators = runs.load_generators(run_dir)
+generator = runs.generator_for_direction(generators, "AtoB")  # pix2pix has one generator
+inputs = write_pngs(examples["a"], run_dir / "translate" / "inputs")
+written, skipped = inference.translate_files(generator, inference.list_inputs(inputs), run_dir / "translate" / "outputs",
+                                             overwrite=True)
+print(f"{len(written)} translated into {written[0].parent}")
+show_columns({"input file": [np.asarray(Image.open(p)) for p in inference.list_inputs(inputs)],
+              "translated file": [np.asarray(Image.open(p)) for p in written],
+              "target": examples["b"]})
+'''),
+    md("""
+## Evaluate
+
+PSNR, SSIM and L1 of the translations against the targets of the held-out split (`test/` or
+`val/` of a folder, the demo datasets' test split), written to `<run folder>/eval/`.
+"""),
+    code('''
+report, path = evaluation.evaluate_run(run_dir, dataset, metrics=("psnr", "ssim", "l1"), direction=DIRECTION,
+                                       overwrite=True)
+'''),
+    md("""
+## Export
+
+Each generator is written as `<name>.keras` (load it with `keras.models.load_model`) and as a
+TensorFlow SavedModel `<name>/` whose `serve` signature takes float32 images in [-1, 1].
+"""),
+    code('''
+import keras
+
+export_dir = run_dir / "export"
+paths = inference.export_generators(generators, export_dir, family, overwrite=True)
+print("exported:", *sorted(p.name for p in export_dir.iterdir()))
+
+loaded = keras.models.load_model(paths[0])
+np.testing.assert_allclose(loaded(examples["a"], training=False), generator(examples["a"], training=False), atol=1e-4)
+saved_model = tf.saved_model.load(str(export_dir / "generator"))  # keep a reference while calling it
+np.testing.assert_allclose(saved_model.serve(examples["a"]), generator(examples["a"], training=False), atol=1e-4)
+print(f"{paths[0].name} and the SavedModel give the trained generator's translations; input {loaded.input_shape}")
+'''),
+]
+
+# ---------------------------------------------------------------------------------------------
+# CycleGAN on horse2zebra
+# ---------------------------------------------------------------------------------------------
+
+CYCLEGAN = [
+    md(f"""
+# CycleGAN: horse <-> zebra without pairs
+
+{colab_badge("cyclegan_horse2zebra")}
+
+Trains [CycleGAN](https://arxiv.org/abs/1703.10593) (two ResNet generators G: A->B and F: B->A, two
+PatchGAN discriminators, LSGAN + cycle + identity losses) on the TensorFlow Datasets
+`cycle_gan/horse2zebra` images (downloaded by tfds, 111 MB), then resumes the run from its
+checkpoint, translates held-out horses and exports both generators.
+
+`DATASET` may also be another tfds CycleGAN name (`summer2winter_yosemite`, `monet2photo`, ...), a
+folder with `trainA/` and `trainB/` (and `testA/`, `testB/`), or `demo-unpaired`: an offline colour
+mapping with a known answer, built in seconds, which the CI uses.
+{INTRO_FOOTER}"""),
+    code('''
+import os
+
+@REPO_URL@
+DATASET = os.environ.get("TFGAN_NB_DATASET", "horse2zebra")  # a tfds cycle_gan name | a trainA/trainB folder | demo-unpaired
+IMAGE_SIZE = int(os.environ.get("TFGAN_NB_IMAGE_SIZE", 256))  # paper: 256
+FILTERS = int(os.environ.get("TFGAN_NB_FILTERS", 64))  # ngf = ndf (paper: 64)
+N_BLOCKS = int(os.environ.get("TFGAN_NB_BLOCKS", 9))  # residual blocks (paper: 9 at 256 px, 6 at 128 px)
+BATCH_SIZE = int(os.environ.get("TFGAN_NB_BATCH_SIZE", 1))  # paper: 1
+LAMBDA_IDENTITY = float(os.environ.get("TFGAN_NB_LAMBDA_IDENTITY", 0.5))  # paper: 0.5 (use 0 for demo-unpaired)
+STEPS = int(os.environ.get("TFGAN_NB_STEPS", 3000))  # first session (the paper trains 200 epochs: ~267,000 steps)
+RESUME_STEPS = int(os.environ.get("TFGAN_NB_RESUME_STEPS", 1000))  # steps added when resuming
+NUM_EXAMPLES = int(os.environ.get("TFGAN_NB_NUM_EXAMPLES", 4))  # held-out images shown and translated
+FID = os.environ.get("TFGAN_NB_FID", "1") == "1"  # FID/KID on unpaired data (downloads the Inception weights, 92 MB)
+DATA_DIR = os.environ.get("TFGAN_NB_DATA_DIR") or None  # tfds data folder (None: ~/tensorflow_datasets)
+RUN_ROOT = os.environ.get("TFGAN_NB_RUN_ROOT", "runs")  # a Google Drive folder keeps runs across Colab sessions
+''', "parameters"),
+    *common_setup("from tfgan_translate import cyclegan, data, evaluation, inference, runs, training"),
+    md("""
+## Data
+
+`runs.training_dataset_fn` turns the dataset name into `(epoch -> tf.data.Dataset, steps per epoch)`
+of unpaired batches `{"a": horses, "b": zebras}` with the paper's jitter (resize to 286, random
+256 crop, mirror). The first call downloads and prepares horse2zebra (a few minutes in Colab).
+"""),
+    code('''
+config = cyclegan.Config(image_size=IMAGE_SIZE, ngf=FILTERS, ndf=FILTERS, n_blocks=N_BLOCKS, batch_size=BATCH_SIZE,
+                         lambda_identity=LAMBDA_IDENTITY)
+dataset_fn, steps_per_epoch = runs.training_dataset_fn("cyclegan", DATASET, config, data_dir=DATA_DIR)
+print(f"{DATASET}: {steps_per_epoch} batches of {BATCH_SIZE} per epoch")
+
+# demo-unpaired's test split pairs each input with its true translation; tfds and folders have none
+examples, paired = held_out_batch(DATASET, IMAGE_SIZE, NUM_EXAMPLES, data_dir=DATA_DIR)
+show_columns({"held-out A": examples["a"], "true A->B" if paired else "held-out B": examples["b"]})
+'''),
+    md("""
+## Train
+
+`training.fit` shows a progress bar with the losses and images/s, writes PNG sample grids of the
+held-out examples (a | G(a) | F(G(a)) | b | F(b) | G(F(b))) and checkpoints into the run folder,
+and TensorBoard logs into `<run folder>/logs` (in Colab: `%load_ext tensorboard` then
+`%tensorboard --logdir runs`). Interrupting the cell saves a checkpoint.
+"""),
+    code('''
+GRID_TITLE = "a | G(a) | F(G(a)) | b | F(b) | G(F(b))"
+run_dir = Path(RUN_ROOT) / f"cyclegan_{Path(DATASET).name}_{IMAGE_SIZE}px"
+every = max(1, STEPS // 4)
+trainer = cyclegan.Trainer(config, steps_per_epoch=steps_per_epoch)
+result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=STEPS,
+                      sample_batch=examples, sample_every=every, checkpoint_every=every, progress=True)
+print(f"step {result.step}, {result.images_per_second:.1f} images/s, losses",
+      {name: round(value, 3) for name, value in result.losses.items()})
+show_grid(latest_grid(run_dir), GRID_TITLE)
+'''),
+    md("""
+## Resume
+
+A new `Trainer` (fresh weights, as after a restart of the runtime) and the same run folder:
+`fit` restores the newest checkpoint (generators, discriminators, optimizers, image pools, step,
+random state) and continues to the new `total_steps`. Run this cell again with a larger
+`RESUME_STEPS` to keep training.
+"""),
+    code('''
+trainer = cyclegan.Trainer(config, steps_per_epoch=steps_per_epoch)
+result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=STEPS + RESUME_STEPS,
+                      sample_batch=examples, sample_every=every, checkpoint_every=every, progress=True)
+assert result.resumed_from is not None and result.step == STEPS + RESUME_STEPS, result
+print(f"resumed from {Path(result.resumed_from).name}; now at step {result.step}")
+show_grid(latest_grid(run_dir), GRID_TITLE)
+'''),
+    md("""
+## Translate image files
+
+`runs.load_generators` restores both generators from the run folder's newest checkpoint;
+`inference.translate_files` translates every image of a folder at its own size. Here the
+held-out inputs are written as PNG files first; point it at a folder of your own photos the
+same way (`generator_ba` translates zebras into horses).
+"""),
+    code('''
+family, generators = runs.load_generators(run_dir)
+horse_to_zebra = runs.generator_for_direction(generators, "AtoB")
+inputs = write_pngs(examples["a"], run_dir / "translate" / "inputs")
+written, skipped = inference.translate_files(horse_to_zebra, inference.list_inputs(inputs),
+                                             run_dir / "translate" / "outputs", overwrite=True)
+print(f"{len(written)} translated into {written[0].parent}")
+columns = {"input file": [np.asarray(Image.open(p)) for p in inference.list_inputs(inputs)],
+           "translated file": [np.asarray(Image.open(p)) for p in written]}
+if paired:
+    columns["true translation"] = examples["b"]
+show_columns(columns)
+'''),
+    md("""
+## Evaluate
+
+On `demo-unpaired` the test split has the true translation of every input, so PSNR/SSIM/L1 apply.
+On horse2zebra there is no "right" zebra for a horse: the usual score is the FID (and KID) of the
+translated test horses against the real test zebras (lower is better), with Inception-v3 features
+(the Keras ImageNet weights, downloaded on first use).
+"""),
+    code('''
+if paired:
+    report, path = evaluation.evaluate_run(run_dir, DATASET, metrics=("psnr", "ssim", "l1"), overwrite=True)
+elif FID:
+    report, path = evaluation.evaluate_run(run_dir, DATASET, metrics=("fid", "kid"), data_dir=DATA_DIR,
+                                           inception_weights="imagenet", overwrite=True)
+else:
+    print("FID off (TFGAN_NB_FID=0)")
+'''),
+    md("""
+## Export
+
+Each generator is written as `<name>.keras` (load it with `keras.models.load_model`) and as a
+TensorFlow SavedModel `<name>/` whose `serve` signature takes float32 images in [-1, 1].
+"""),
+    code('''
+import keras
+
+export_dir = run_dir / "export"
+paths = inference.export_generators(generators, export_dir, family, overwrite=True)
+print("exported:", *sorted(p.name for p in export_dir.iterdir()))
+
+loaded = keras.models.load_model(export_dir / "generator_ab.keras")
+expected = horse_to_zebra(examples["a"], training=False)
+np.testing.assert_allclose(loaded(examples["a"], training=False), expected, atol=1e-4)
+saved_model = tf.saved_model.load(str(export_dir / "generator_ab"))  # keep a reference while calling it
+np.testing.assert_allclose(saved_model.serve(examples["a"]), expected, atol=1e-4)
+print(f"generator_ab.keras and the SavedModel give the trained generator's translations; input {loaded.input_shape}")
+'''),
+]
+
+# ---------------------------------------------------------------------------------------------
+# The zoo: every family on the demo data
+# ---------------------------------------------------------------------------------------------
+
+ZOO = [
+    md(f"""
+# Translation zoo: every family on the same offline data
+
+{colab_badge("translation_zoo")}
+
+Trains each image-to-image family of `tfgan_translate` briefly on the built-in demo data (no
+download), with the demo's reference settings, and compares them:
+
+- paired families (pix2pix, ...) on `demo-paired` (edges -> photo crops);
+- unpaired families (CycleGAN, DiscoGAN, DualGAN, ...) on `demo-unpaired`: a colour mapping with a
+  known answer, so their A -> B translations can be scored against the truth (the identity guess,
+  output = input, scores about 13 dB PSNR).
+
+The list of families comes from `demo_run.DEMOS` (every family registers its demo there), so a new
+family shows up here without editing the notebook; `FAMILIES` picks a subset.
+{INTRO_FOOTER}"""),
+    code('''
+import os
+
+@REPO_URL@
+FAMILIES = os.environ.get("TFGAN_NB_FAMILIES", "")  # comma-separated subset, e.g. "pix2pix,cyclegan" ("": all)
+IMAGE_SIZE = int(os.environ.get("TFGAN_NB_IMAGE_SIZE", 32))  # the demo's size; 64 works too
+FILTERS = int(os.environ.get("TFGAN_NB_FILTERS", 16))  # ngf = ndf (the demo's 16; the papers use 64)
+BATCH_SIZE = int(os.environ.get("TFGAN_NB_BATCH_SIZE", 0))  # 0: each family's demo batch size
+STEPS = int(os.environ.get("TFGAN_NB_STEPS", 1000))  # per family, first session
+RESUME_STEPS = int(os.environ.get("TFGAN_NB_RESUME_STEPS", 500))  # per family, added when resuming
+NUM_EXAMPLES = int(os.environ.get("TFGAN_NB_NUM_EXAMPLES", 4))  # held-out images shown per dataset
+RUN_ROOT = os.environ.get("TFGAN_NB_RUN_ROOT", "runs")  # a Google Drive folder keeps runs across Colab sessions
+''', "parameters"),
+    *common_setup("import dataclasses\nimport time\n\n"
+                  "from tfgan_translate import data, demo_run, evaluation, inference, runs, training"),
+    md("""
+## The families and their settings
+
+Each family's demo settings (`demo_run.DEMOS[name].config`, the paper's architecture made
+narrower for 32 px CPU runs) with this notebook's image size and filters.
+"""),
+    code('''
+def zoo_config(demo):
+    """The demo's config at this notebook's size and width (the U-Net depth follows the size)."""
+    fields = dataclasses.asdict(demo.config)
+    changes = {"image_size": IMAGE_SIZE, "ngf": FILTERS, "ndf": FILTERS, "num_downs": None}
+    if BATCH_SIZE:
+        changes["batch_size"] = BATCH_SIZE
+    fields.update({name: value for name, value in changes.items() if name in fields})
+    return type(demo.config)(**fields)
+
+
+names = [name.strip() for name in FAMILIES.split(",") if name.strip()] or list(demo_run.DEMOS)
+unknown = [name for name in names if name not in demo_run.DEMOS]
+assert not unknown, f"no demo for {unknown}; choose from {list(demo_run.DEMOS)}"
+zoo = {name: (demo_run.DEMOS[name], zoo_config(demo_run.DEMOS[name])) for name in names}
+for name, (demo, config) in zoo.items():
+    print(f"{name:10s} {demo.dataset:14s} batch {config.batch_size}, lr {config.lr}")
+'''),
+    md("""
+## The data
+
+The held-out examples of each dataset (its test split, pixels never trained on): every family
+translates the same ones.
+"""),
+    code('''
+examples = {}
+for dataset in dict.fromkeys(demo.dataset for demo, _ in zoo.values()):
+    examples[dataset], paired = held_out_batch(dataset, IMAGE_SIZE, NUM_EXAMPLES)
+    print(dataset)
+    show_columns({"input (a)": examples[dataset]["a"], "target (b)": examples[dataset]["b"]})
+'''),
+    md("""
+## Train every family
+
+One `training.fit` per family into its own run folder, with a progress bar; the sample grids are
+of the held-out examples above.
+"""),
+    code('''
+results = {}
+for name, (demo, config) in zoo.items():
+    print(f"== {name} on {demo.dataset} ==")
+    dataset_fn, steps_per_epoch = runs.training_dataset_fn(name, demo.dataset, config)
+    trainer = demo.module.Trainer(config, steps_per_epoch=steps_per_epoch)
+    started = time.perf_counter()
+    result = training.fit(trainer, dataset_fn, Path(RUN_ROOT) / f"zoo_{name}", steps_per_epoch=steps_per_epoch,
+                          total_steps=STEPS, sample_batch=examples[demo.dataset], sample_every=max(1, STEPS // 2),
+                          checkpoint_every=max(1, STEPS // 2), progress=True)
+    results[name] = dict(result=result, seconds=time.perf_counter() - started, dataset_fn=dataset_fn,
+                         steps_per_epoch=steps_per_epoch)
+'''),
+    code('''
+for name in zoo:
+    show_grid(latest_grid(Path(RUN_ROOT) / f"zoo_{name}"), f"{name} (step {results[name]['result'].step})", width=10)
+'''),
+    md("""
+## Resume every run
+
+New trainers (fresh weights) on the same run folders: each `fit` continues from its checkpoint.
+"""),
+    code('''
+for name, (demo, config) in zoo.items():
+    run = results[name]
+    trainer = demo.module.Trainer(config, steps_per_epoch=run["steps_per_epoch"])
+    started = time.perf_counter()
+    result = training.fit(trainer, run["dataset_fn"], Path(RUN_ROOT) / f"zoo_{name}",
+                          steps_per_epoch=run["steps_per_epoch"], total_steps=STEPS + RESUME_STEPS,
+                          sample_batch=examples[demo.dataset], sample_every=max(1, RESUME_STEPS),
+                          checkpoint_every=max(1, RESUME_STEPS), progress=True)
+    assert result.resumed_from is not None and result.step == STEPS + RESUME_STEPS, (name, result)
+    print(f"{name}: resumed from {Path(result.resumed_from).name}, now at step {result.step}")
+    run.update(result=result, seconds=run["seconds"] + time.perf_counter() - started)
+'''),
+    md("""
+## Side by side
+
+The same held-out inputs through every family (A -> B), next to the target. The generators are
+loaded back from each run folder's newest checkpoint with `runs.load_generators`.
+"""),
+    code('''
+generators = {name: runs.load_generators(Path(RUN_ROOT) / f"zoo_{name}")[1] for name in zoo}
+for dataset, batch in examples.items():
+    columns = {"input": batch["a"]}
+    for name, (demo, _) in zoo.items():
+        if demo.dataset == dataset:
+            columns[name] = runs.generator_for_direction(generators[name], "AtoB")(batch["a"], training=False)
+    columns["target"] = batch["b"]
+    print(dataset)
+    show_columns(columns)
+'''),
+    md("""
+## Results
+
+PSNR / SSIM / L1 of each family's A -> B translations against the targets of its dataset's whole
+test split (`evaluation.evaluate_run`), next to the identity guess (output = input). With the
+default `STEPS` these are short runs: the table shows the workflow, not the papers' numbers.
+"""),
+    code('''
+from IPython.display import Markdown, display
+
+rows = []
+for name, (demo, _) in zoo.items():
+    report, _ = evaluation.evaluate_run(Path(RUN_ROOT) / f"zoo_{name}", demo.dataset, metrics=("psnr", "ssim", "l1"),
+                                        overwrite=True, log=lambda text: None)
+    scores = report["results"]["AtoB"]
+    run = results[name]
+    rows.append([name, demo.dataset, run["result"].step, f"{run['seconds']:.0f}", f"{scores['psnr']:.2f}",
+                 f"{scores['ssim']:.3f}", f"{scores['l1']:.3f}"])
+for dataset in examples:
+    pairs = list(evaluation.evaluation_source(dataset, IMAGE_SIZE, batch_size=50).pairs())
+    a = np.concatenate([batch["a"] for batch in pairs])
+    b = np.concatenate([batch["b"] for batch in pairs])
+    rows.append(["identity guess", dataset, "", "", f"{float(np.mean(data.psnr(a, b))):.2f}", "", ""])
+
+header = ["family", "dataset", "steps", "seconds", "PSNR (dB)", "SSIM", "L1"]
+display(Markdown("\\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                            + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])))
+'''),
+    md("""
+## Export and translate files
+
+Every family's generators exported as `.keras` and SavedModel; the `.keras` files are loaded back
+and translate a folder of held-out inputs.
+"""),
+    code('''
+import keras
+
+for name, (demo, config) in zoo.items():
+    run_dir = Path(RUN_ROOT) / f"zoo_{name}"
+    paths = inference.export_generators(generators[name], run_dir / "export", name, overwrite=True)
+    model = keras.models.load_model(next(p for p in paths if p.stem in ("generator", "generator_ab")))
+    inputs = write_pngs(examples[demo.dataset]["a"], run_dir / "translate" / "inputs")
+    written, _ = inference.translate_files(model, inference.list_inputs(inputs), run_dir / "translate" / "outputs",
+                                           overwrite=True)
+    print(f"{name}: exported {', '.join(p.name for p in paths)}; translated {len(written)} files into {written[0].parent}")
+'''),
+]
+
+NOTEBOOKS = {"pix2pix": PIX2PIX, "cyclegan_horse2zebra": CYCLEGAN, "translation_zoo": ZOO}
+
+
+def build():
+    """``{file name: notebook}`` for every notebook."""
+    return {f"{name}.ipynb": notebook(name, cells) for name, cells in NOTEBOOKS.items()}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    for filename, nb in build().items():
+        path = HERE / filename
+        path.write_text(nbformat.writes(nb) + "\n")
+        print("wrote", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Execute every notebook in ``notebooks/`` with tiny parameters and no network; check none has outputs.
+
+Each notebook runs top to bottom in a fresh kernel of this very Python (a temporary kernelspec
+pointing at ``sys.executable``, with ``PYTHONPATH`` set to the package these tests import), in a
+temporary folder, with the ``TFGAN_NB_*`` parameters set small. A cell that raises fails the
+test with the cell's source and traceback. The notebooks' own assertions (resume continues
+from the checkpoint, exported models reproduce the trained generator) run as part of it.
+"""
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbclient
+import nbformat
+import numpy as np
+import pytest
+
+import tfgan_translate  # the notebooks' kernel must import this same copy
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+CELL_TIMEOUT = 900  # seconds per cell, generous for a loaded CI machine
+KERNEL_NAME = "tfgan-translate-test"
+
+# Small enough for a 2-core CI machine; large enough to exercise every code path (several epochs,
+# samples, checkpoints, a resume). The run folders go to the temporary working folder.
+TINY = {
+    "TFGAN_NB_IMAGE_SIZE": "32",
+    "TFGAN_NB_FILTERS": "8",
+    "TFGAN_NB_BLOCKS": "2",
+    "TFGAN_NB_BATCH_SIZE": "2",
+    "TFGAN_NB_STEPS": "6",
+    "TFGAN_NB_RESUME_STEPS": "4",
+    "TFGAN_NB_NUM_EXAMPLES": "3",
+    "TFGAN_NB_FID": "0",
+}
+PER_NOTEBOOK = {
+    "pix2pix": {"TFGAN_NB_DATASET": "{facades_like}", "TFGAN_NB_DIRECTION": "BtoA"},
+    "cyclegan_horse2zebra": {"TFGAN_NB_DATASET": "demo-unpaired", "TFGAN_NB_LAMBDA_IDENTITY": "0"},
+    # the zoo's resume cell then only restores each run (the other notebooks train after resuming)
+    "translation_zoo": {"TFGAN_NB_RESUME_STEPS": "0"},
+}
+
+CHECK_PACKAGE = "import tfgan_translate\nprint('PACKAGE', tfgan_translate.__file__)"
+
+
+def write_facades_like(folder, train=6, test=3, size=32):
+    """A pix2pix folder like CMP Facades: ``train/`` and ``test/`` of side-by-side ``A|B`` JPEGs
+    (A = photo, B = a blocky label map of it, so ``BtoA`` is labels -> photo)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", train), ("test", test)):
+        (folder / split).mkdir(parents=True)
+        for i in range(count):
+            photo = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            labels = photo // 64 * 64
+            Image.fromarray(np.concatenate([photo, labels], axis=1)).save(folder / split / f"{i}.jpg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def kernel_spec_dir(tmp_path_factory):
+    """A kernelspec that starts ``sys.executable``: the notebooks run in the same environment as pytest."""
+    root = tmp_path_factory.mktemp("kernels")
+    spec = root / KERNEL_NAME
+    spec.mkdir()
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (tfgan_translate tests)",
+        "language": "python",
+    }))
+    return root
+
+
+def run_notebook(nb, cwd, env_updates, kernel_spec_dir):
+    """Execute ``nb`` (in place) in ``cwd``; fail with the broken cell's source and error."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    package_root = str(Path(tfgan_translate.__file__).resolve().parents[1])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+           **env_updates}
+    manager = KernelManager(kernel_name=KERNEL_NAME,
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_spec_dir)]))
+    client = nbclient.NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT, allow_errors=False,
+                                     resources={"metadata": {"path": str(cwd)}})
+    try:
+        client.execute(env=env)
+    except nbclient.exceptions.CellExecutionError as error:
+        pytest.fail("a notebook cell failed:\n" + re.sub(r"\x1b\[[0-9;]*m", "", str(error)), pytrace=False)
+    return nb
+
+
+def printed(cell):
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def execute(path, tmp_path, kernel_spec_dir, env_updates, setup=None):
+    """Run the notebook at ``path`` with a package check (and ``setup``) cell prepended."""
+    nb = nbformat.read(path, as_version=4)
+    extra = [CHECK_PACKAGE] + ([setup] if setup else [])
+    nb.cells[:0] = [nbformat.v4.new_code_cell(source, id=f"test-setup-{i}") for i, source in enumerate(extra)]
+    run_notebook(nb, tmp_path, {**TINY, "TFGAN_NB_RUN_ROOT": str(tmp_path / "runs"), **env_updates}, kernel_spec_dir)
+    assert printed(nb.cells[0]).split()[-1] == str(Path(tfgan_translate.__file__).resolve()), \
+        "the notebook kernel imported another copy of tfgan_translate"
+    return nb
+
+
+def images_shown(nb):
+    return sum(1 for cell in nb.cells if cell.cell_type == "code"
+               for o in cell.get("outputs", []) if o.output_type == "display_data" and "image/png" in o.get("data", {}))
+
+
+def test_the_three_notebooks_exist():
+    assert {p.stem for p in NOTEBOOKS} >= {"pix2pix", "cyclegan_horse2zebra", "translation_zoo"}
+    assert set(PER_NOTEBOOK) >= {p.stem for p in NOTEBOOKS}, "give every notebook its CI parameters in PER_NOTEBOOK"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_clean_with_parameters_first(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    with_outputs = [i for i, cell in enumerate(code) if cell.outputs or cell.execution_count is not None]
+    assert not with_outputs, f"{path.name}: code cells {with_outputs} have outputs; clear them before committing"
+    assert "parameters" in code[0].metadata.get("tags", []), f"{path.name}: the first code cell must be tagged parameters"
+    assert "colab.research.google.com" in nb.cells[0].source and f"notebooks/{path.name}" in nb.cells[0].source
+    assert "os.environ.get(\"TFGAN_NB_" in code[0].source
+
+
+def test_notebooks_are_what_the_build_script_writes():
+    sys.path.insert(0, str(NOTEBOOK_DIR))
+    try:
+        import build_notebooks
+    finally:
+        sys.path.remove(str(NOTEBOOK_DIR))
+    built = build_notebooks.build()
+    assert sorted(built) == [p.name for p in NOTEBOOKS]
+    for name, nb in built.items():
+        assert nbformat.writes(nb) + "\n" == (NOTEBOOK_DIR / name).read_text(), \
+            f"{name} differs from notebooks/build_notebooks.py: edit the script and run it"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, tmp_path, kernel_spec_dir):
+    updates = {k: v.format(facades_like=write_facades_like(tmp_path / "facades_like")) if "{" in v else v
+               for k, v in PER_NOTEBOOK[path.stem].items()}
+    nb = execute(path, tmp_path, kernel_spec_dir, updates)
+    assert images_shown(nb) >= 4, "the sample grids and comparisons should be shown inline"
+    runs = [p for p in (tmp_path / "runs").iterdir() if (p / "config.json").exists()]
+    assert runs, "no run folder was written"
+    for run in runs:
+        assert (run / "export" / "export.json").exists(), f"{run.name} was not exported"
+        assert len(list((run / "translate" / "outputs").glob("*.png"))) == int(TINY["TFGAN_NB_NUM_EXAMPLES"])
+
+
+MOCK_TFDS = """\
+import tensorflow_datasets as tfds
+_mock_tfds = tfds.testing.mock_data(num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE)
+_mock_tfds.__enter__()  # stays active for the whole kernel: random images instead of the download
+"""
+
+
+@pytest.mark.slow
+def test_cyclegan_notebook_default_dataset_with_mocked_tfds(tmp_path, kernel_spec_dir):
+    """The flagship's default path: tfds ``cycle_gan/horse2zebra``, here mocked (no network)."""
+    path = NOTEBOOK_DIR / "cyclegan_horse2zebra.ipynb"
+    nb = execute(path, tmp_path, kernel_spec_dir, {"TFGAN_NB_DATA_DIR": str(tmp_path / "tfds")}, setup=MOCK_TFDS)
+    assert images_shown(nb) >= 4
+    run = tmp_path / "runs" / "cyclegan_horse2zebra_32px"
+    assert json.loads((run / "config.json").read_text())["family"] == "cyclegan"
+    assert len(list((run / "translate" / "outputs").glob("*.png"))) == int(TINY["TFGAN_NB_NUM_EXAMPLES"])
