@@ -11,8 +11,9 @@ import importlib
 FAMILIES = {
     "pix2pix": "tfgan_translate.pix2pix",
     "cyclegan": "tfgan_translate.cyclegan",
+    "pix2pixhd": "tfgan_translate.pix2pixhd",
 }
-PAIRED = {"pix2pix"}
+PAIRED = {"pix2pix", "pix2pixhd"}
 # Families `tfgan-translate demo` runs without --family (kept here so the CLI parser needs no TF import).
 DEFAULT_DEMOS = ("pix2pix", "cyclegan")
 
