@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from . import cyclegan, data, inference, pix2pix, runs, training
+from . import cyclegan, data, inference, pix2pix, pix2pixhd, runs, training
 from .families import DEFAULT_DEMOS
 
 SIZE = 32
@@ -28,6 +28,10 @@ EPOCHS = 20  # 10 at the full rate, 10 decaying; 100 batches of 4 per epoch
 PIX2PIX = pix2pix.Config(image_size=SIZE, ngf=16, ndf=16, batch_size=4, lr=5e-4, n_epochs=5, n_epochs_decay=5)
 CYCLEGAN = cyclegan.Config(image_size=SIZE, ngf=16, ndf=16, n_blocks=3, batch_size=4, lr=5e-4,
                            lambda_identity=0.0, n_epochs=EPOCHS // 2, n_epochs_decay=EPOCHS // 2)
+# pix2pixHD's global generator (3 downsamplings at 32 px, 3 blocks), two D scales, LSGAN + feature
+# matching (no VGG weights offline); on gray -> colour, where its untrained L1 visibly falls.
+PIX2PIXHD = pix2pixhd.Config(image_size=SIZE, ngf=16, ndf=16, n_downsample_global=3, n_blocks=3, num_d=2,
+                             batch_size=4, n_epochs=5, n_epochs_decay=5)
 
 
 def known_mapping_psnr(generator, size=SIZE):
@@ -66,6 +70,7 @@ class Demo:
 DEMOS = {
     "pix2pix": Demo(pix2pix, PIX2PIX, "demo-paired"),
     "cyclegan": Demo(cyclegan, CYCLEGAN, "demo-unpaired", known_mapping_report),
+    "pix2pixhd": Demo(pix2pixhd, PIX2PIXHD, "demo-gray2color"),
 }
 
 
