@@ -268,20 +268,19 @@ def _weights(model, prefix):
 
 @pytest.mark.slow
 def test_coarse_to_fine_initialises_and_fixes_the_global_generator(tmp_path):
-    """Stage 1 trains G1 (ngf 8) at 32 px; stage 2 builds G2 (ngf 4, 1 enhancer) at 64 px from
+    """Stage 1 trains G1 (ngf 8) at 16 px; stage 2 builds G2 (ngf 4, 1 enhancer) at 32 px from
     it: its global_ layers start equal to G1's, stay fixed for niter_fix_global = 1 epoch
     (2 steps) while the enhancer learns, and learn after."""
-    stage1 = tiny_config(ngf=8)
+    stage1 = tiny_config(ngf=8, image_size=16)
     g1, _ = _fit(stage1, tmp_path / "global", 2)
-    config = tiny_config(image_size=64, n_local_enhancers=1, global_run_dir=str(tmp_path / "global"),
-                         niter_fix_global=1)
+    config = tiny_config(n_local_enhancers=1, global_run_dir=str(tmp_path / "global"), niter_fix_global=1)
     trainer = pix2pixhd.Trainer(config, steps_per_epoch=2)
     for name in ("in_conv", "down1_conv", "res1_conv2", "up2_conv"):
         np.testing.assert_array_equal(trainer.generator.get_layer("global_" + name).kernel.numpy(),
                                       g1.generator.get_layer(name).kernel.numpy())
     start_global, start_local = _weights(trainer.generator, "global_"), _weights(trainer.generator, "local1_")
     step = tf.function(trainer.train_step)
-    batches = list(demo_dataset_fn(2, 64)(0).take(4))
+    batches = list(demo_dataset_fn(2)(0).take(4))
     for batch in batches[:2]:  # epoch 0: G1 fixed
         step(batch)
     after_fixed = _weights(trainer.generator, "global_")
@@ -293,7 +292,7 @@ def test_coarse_to_fine_initialises_and_fixes_the_global_generator(tmp_path):
     assert all(np.abs(v - after_fixed[p]).max() > 0 for p, v in _weights(trainer.generator, "global_").items())
 
     with pytest.raises(ValueError, match="ngf is 8, needs 16"):
-        pix2pixhd.Trainer(tiny_config(image_size=64, ngf=8, n_local_enhancers=1,
+        pix2pixhd.Trainer(tiny_config(ngf=8, n_local_enhancers=1,
                                       global_run_dir=str(tmp_path / "global")))
 
 
@@ -302,7 +301,7 @@ def test_resume_continues_exactly_across_the_fixed_global_epochs(tmp_path):
     """Stop after 3 steps (mid-epoch 1, just after the switch from the local optimizer to the
     full one), resume to 6: weights equal an uninterrupted 6-step run."""
     tf.config.experimental.enable_op_determinism()
-    config = tiny_config(image_size=64, n_local_enhancers=1, niter_fix_global=1)
+    config = tiny_config(n_local_enhancers=1, niter_fix_global=1, num_d=1)
     straight, result = _fit(config, tmp_path / "straight", 6)
     assert result.step == 6
     _fit(config, tmp_path / "resumed", 3)

@@ -309,6 +309,11 @@ class Trainer:
         edges = tf.cast(instance_boundaries(batch["instance"]), batch["a"].dtype)
         return tf.concat([batch["a"], edges], -1)
 
+    def discriminate(self, condition, images):
+        """D on (condition, images): per scale ``[feature_1, ..., logits]``."""
+        outputs = self.discriminator(tf.concat([condition, images], -1), training=True)
+        return hd_networks.as_scale_list(outputs, self.config.num_d)
+
     def train_step(self, batch):
         """G's and D's losses from one pass with the current D, then G's and D's updates."""
         real_b = batch["b"]
@@ -316,8 +321,8 @@ class Trainer:
         config = self.config
         with tf.GradientTape(persistent=True) as tape:
             fake_b = self.generator(condition, training=True)
-            fake_out = self.discriminator(tf.concat([condition, fake_b], -1), training=True)
-            real_out = self.discriminator(tf.concat([condition, real_b], -1), training=True)
+            fake_out = self.discriminate(condition, fake_b)
+            real_out = self.discriminate(condition, real_b)
             fake_logits = [scale[-1] for scale in fake_out]
             real_logits = [scale[-1] for scale in real_out]
             # D's gradient is taken for D's variables only, so fake_b needs no stop_gradient here.

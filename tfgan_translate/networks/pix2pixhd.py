@@ -232,7 +232,9 @@ def build_multiscale_discriminator(
 
     Returns a model whose output is a list with one entry per scale, full size first: with
     ``return_features`` the entry is ``[feature_1, ..., feature_{n_layers+1}, logits]``
-    (what feature matching and the GAN losses take), else just the logits map.
+    (what feature matching and the GAN losses take), else just the logits map. Keras
+    unwraps a one-element output list, so with ``num_d=1`` pass the output through
+    ``as_scale_list(outputs, 1)`` to get the same structure.
 
     Example:
         >>> d = build_multiscale_discriminator((32, 32, 6), ndf=8, num_d=2, return_features=False)
@@ -254,3 +256,9 @@ def build_multiscale_discriminator(
         out = scale(x)
         outputs.append(list(out) if return_features else out)
     return keras.Model(inputs, outputs, name=name)
+
+
+def as_scale_list(outputs, num_d):
+    """The multi-scale D's output as a list with one entry per scale, also for ``num_d=1``
+    (where the Keras model returns the single scale's entry itself)."""
+    return [outputs] if num_d == 1 else list(outputs)
