@@ -15,7 +15,7 @@ class UsageError(Exception):
 
 def _add_train(subparsers):
     parser = subparsers.add_parser("train", help="train a model (resumes when the run folder has a checkpoint)")
-    parser.add_argument("model", help="pix2pix, cyclegan, discogan or dualgan")
+    parser.add_argument("model", help="pix2pix, cyclegan, pix2pixhd, discogan or dualgan")
     parser.add_argument("--dataset", required=True,
                         help="demo-paired | demo-gray2color | demo-unpaired | a folder (trainA/trainB, or A|B images) "
                         "| a tfds cycle_gan name such as horse2zebra")

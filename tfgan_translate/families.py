@@ -13,8 +13,9 @@ FAMILIES = {
     "cyclegan": "tfgan_translate.cyclegan",
     "discogan": "tfgan_translate.discogan",
     "dualgan": "tfgan_translate.dualgan",
+    "pix2pixhd": "tfgan_translate.pix2pixhd",
 }
-PAIRED = {"pix2pix"}
+PAIRED = {"pix2pix", "pix2pixhd"}
 # Families `tfgan-translate demo` runs without --family (kept here so the CLI parser needs no TF import).
 DEFAULT_DEMOS = ("pix2pix", "cyclegan")
 
