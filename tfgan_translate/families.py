@@ -11,7 +11,11 @@ import importlib
 FAMILIES = {
     "pix2pix": "tfgan_translate.pix2pix",
     "cyclegan": "tfgan_translate.cyclegan",
+    "cgan": "tfgan_translate.cgan",
+    "infogan": "tfgan_translate.infogan",
 }
+# Families that generate from noise and codes instead of translating images (`translate` refuses them).
+GENERATIVE = {"cgan", "infogan"}
 PAIRED = {"pix2pix"}
 # Families `tfgan-translate demo` runs without --family (kept here so the CLI parser needs no TF import).
 DEFAULT_DEMOS = ("pix2pix", "cyclegan")
