@@ -127,12 +127,12 @@ def _fit(run_dir, steps, config):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("architecture", ["mlp", "conv"])
-def test_resume_continues_exactly(tmp_path, architecture):
+def test_resume_continues_exactly(tmp_path):
     """Stop after 5 steps, resume to 10: the weights equal an uninterrupted 10-step run (the
-    noise is drawn from the optimizer's step, so it is the same too)."""
+    noise is drawn from the optimizer's step, so it is the same too). The MLP keeps it quick;
+    InfoGAN's resume test covers the convolutional networks' batch-norm statistics."""
     tf.config.experimental.enable_op_determinism()
-    config = cgan.Config(architecture=architecture, **TINY)
+    config = cgan.Config(**TINY)
     straight, _ = _fit(tmp_path / "straight", 10, config)
     _fit(tmp_path / "resumed", 5, config)
     resumed, result = _fit(tmp_path / "resumed", 10, config)
@@ -159,6 +159,7 @@ def test_a_short_training_draws_the_asked_class():
             step(batch)
             done += 1
     score, per_class = digit_quality.cgan_class_accuracy(trainer.generator, classifier)
+    print(f"CGAN class accuracy after 2,000 steps: {score:.1%} (classifier held-out {held_out:.1%})")
     assert score >= 0.5, (score, per_class)
 
 
