@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "layers", "networks", "losses", "data", "training", "pix2pix", "cyclegan", "convert", "inference", "cli",
-    "metrics", "evaluation",
+    "metrics", "evaluation", "pix2pixhd", "discogan", "dualgan", "cgan", "infogan",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

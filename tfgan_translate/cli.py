@@ -15,10 +15,10 @@ class UsageError(Exception):
 
 def _add_train(subparsers):
     parser = subparsers.add_parser("train", help="train a model (resumes when the run folder has a checkpoint)")
-    parser.add_argument("model", help="pix2pix, cyclegan, discogan or dualgan")
+    parser.add_argument("model", help="pix2pix, cyclegan, pix2pixhd, discogan, dualgan, cgan or infogan")
     parser.add_argument("--dataset", required=True,
                         help="demo-paired | demo-gray2color | demo-unpaired | a folder (trainA/trainB, or A|B images) "
-                        "| a tfds cycle_gan name such as horse2zebra")
+                        "| a tfds cycle_gan name such as horse2zebra | digits (offline) or mnist (tfds) for cgan/infogan")
     parser.add_argument("--run-dir", help="run folder (default checkpoints/<model>_<dataset>)")
     parser.add_argument("--new-run", action="store_true",
                         help="start a fresh run in the next free folder <run-dir>-2, -3, ... when --run-dir "
@@ -158,8 +158,12 @@ def _run_translate(args):
         if not Path(args.model).exists():
             raise UsageError(f"--model {args.model}: no such file")
         model = keras.models.load_model(args.model)
+        if len(model.inputs) != 1:
+            raise UsageError(f"--model {args.model} takes {len(model.inputs)} inputs (noise and codes): "
+                             "it generates images, it does not translate them")
     else:
-        _, generators = runs.load_generators(args.run_dir)
+        family, generators = runs.load_generators(args.run_dir)
+        runs.refuse_generative(family)
         model = runs.generator_for_direction(generators, args.direction)
     written, skipped = inference.translate_files(model, inference.list_inputs(args.input), args.output, args.overwrite)
     print(f"translated {len(written)} image(s) into {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))

@@ -13,8 +13,13 @@ FAMILIES = {
     "cyclegan": "tfgan_translate.cyclegan",
     "discogan": "tfgan_translate.discogan",
     "dualgan": "tfgan_translate.dualgan",
+    "pix2pixhd": "tfgan_translate.pix2pixhd",
+    "cgan": "tfgan_translate.cgan",
+    "infogan": "tfgan_translate.infogan",
 }
-PAIRED = {"pix2pix"}
+PAIRED = {"pix2pix", "pix2pixhd"}
+# Families that generate from noise and codes instead of translating images (`translate` refuses them).
+GENERATIVE = {"cgan", "infogan"}
 # Families `tfgan-translate demo` runs without --family (kept here so the CLI parser needs no TF import).
 DEFAULT_DEMOS = ("pix2pix", "cyclegan")
 

@@ -113,6 +113,16 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print):
     return written, skipped
 
 
+def _channels_in(model):
+    """Image channels of a translating generator; ``None`` for one fed noise and codes (several inputs)."""
+    return model.input_shape[-1] if len(model.inputs) == 1 else None
+
+
+def _input_shapes(model):
+    """``{input name: shape without the batch axis}`` (CGAN/InfoGAN take named noise and code vectors)."""
+    return {t.name: list(t.shape[1:]) for t in model.inputs}
+
+
 def export_generators(generators, output_dir, family, overwrite=False):
     """Write each generator as ``<name>.keras`` and as a SavedModel ``<name>/`` plus ``export.json``.
 
@@ -130,8 +140,9 @@ def export_generators(generators, output_dir, family, overwrite=False):
         model.export(str(output_dir / name), format="tf_saved_model", verbose=False)
     info = {
         "family": family,
-        "generators": {n: {"size_multiple": size_multiple(m), "channels_in": m.input_shape[-1],
-                           "channels_out": m.output_shape[-1]} for n, m in generators.items()},
+        "generators": {n: {"size_multiple": size_multiple(m), "channels_in": _channels_in(m),
+                           "channels_out": m.output_shape[-1], "inputs": _input_shapes(m)}
+                       for n, m in generators.items()},
         "input_range": [-1.0, 1.0],
     }
     (output_dir / "export.json").write_text(json.dumps(info, indent=2) + "\n")

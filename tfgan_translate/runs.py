@@ -9,7 +9,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from . import data
-from .families import PAIRED, family_module
+from .families import GENERATIVE, PAIRED, family_module
 from .training import config as config_io
 
 DEMO_DATASETS = ("demo-paired", "demo-unpaired", "demo-gray2color")
@@ -99,6 +99,15 @@ def load_generators(run_dir):
     generators = {name: model for name, model in models.items() if name.startswith("generator")}
     tf.train.Checkpoint(**generators).restore(latest).expect_partial().assert_existing_objects_matched()
     return module.FAMILY, generators
+
+
+def refuse_generative(family):
+    """``ValueError`` for a family that draws images from noise and codes (nothing to translate)."""
+    if family in GENERATIVE:
+        raise ValueError(
+            f"a {family} run generates digits from noise and codes; it does not translate images. "
+            f"Its sample grids are in <run-dir>/samples/; draw chosen codes with tfgan_translate.{family}.sample"
+        )
 
 
 def generator_for_direction(generators, direction):

@@ -13,11 +13,19 @@ from .discriminators import (
 from .generators import build_resnet_generator, build_unet_generator
 from .blocks import NORMS
 from .discogan import build_dcgan_discriminator, build_encoder_decoder_generator
+from .pix2pixhd import (
+    build_global_generator,
+    build_local_enhancer,
+    build_multiscale_discriminator,
+)
 
 __all__ = [
     "NORMS",
     "build_dcgan_discriminator",
     "build_encoder_decoder_generator",
+    "build_global_generator",
+    "build_local_enhancer",
+    "build_multiscale_discriminator",
     "build_patchgan_discriminator",
     "build_pixel_discriminator",
     "build_resnet_generator",

@@ -35,15 +35,17 @@ def patchgan_receptive_field(n_layers=3):
     return field
 
 
-def patchgan_output_size(size, n_layers=3):
-    """Output side for an input side ``size`` (every layer pads 1): 256 -> 30 for n_layers 3."""
+def patchgan_output_size(size, n_layers=3, padding=1):
+    """Output side for an input side ``size`` (every layer pads ``padding``): 256 -> 30 for
+    n_layers 3 with pix2pix's padding 1; pix2pixHD pads 2 (256 -> 35)."""
     for stride in _patchgan_strides(n_layers):
-        size = (size + 2 - PATCH_KERNEL) // stride + 1
+        size = (size + 2 * padding - PATCH_KERNEL) // stride + 1
     return size
 
 
 def build_patchgan_discriminator(
-    input_shape, ndf=64, n_layers=3, norm="batch", return_features=False, name="patchgan_discriminator"
+    input_shape, ndf=64, n_layers=3, norm="batch", return_features=False, name="patchgan_discriminator",
+    padding=1,
 ):
     """The reference ``NLayerDiscriminator``: a map of real/fake logits, one per patch.
 
@@ -58,6 +60,8 @@ def build_patchgan_discriminator(
         norm: ``"batch"`` (pix2pix), ``"instance"`` (CycleGAN) or ``"none"``.
         return_features: also output every intermediate activation (the model then returns
             ``[feature_1, ..., feature_{n_layers+1}, logits]``), for feature matching.
+        padding: zero padding of every 4x4 convolution: 1 in pix2pix/CycleGAN, 2 in
+            pix2pixHD (``ceil((4 - 1) / 2)``), which makes each map a little larger.
 
     Example:
         >>> d = build_patchgan_discriminator((256, 256, 6), ndf=8)
@@ -69,8 +73,8 @@ def build_patchgan_discriminator(
     if n_layers < 1:
         raise ValueError(f"n_layers must be >= 1 (use build_pixel_discriminator for 1x1 patches); got {n_layers}")
     for dim in input_shape[:2]:
-        if dim is not None and patchgan_output_size(dim, n_layers) < 1:
-            smallest = next(s for s in range(1, 4096) if patchgan_output_size(s, n_layers) >= 1)
+        if dim is not None and patchgan_output_size(dim, n_layers, padding) < 1:
+            smallest = next(s for s in range(1, 4096) if patchgan_output_size(s, n_layers, padding) >= 1)
             raise ValueError(
                 f"build_patchgan_discriminator: input side {dim} is too small for n_layers={n_layers}: "
                 f"it needs at least {smallest} pixels. Use larger images or fewer layers."
@@ -79,16 +83,17 @@ def build_patchgan_discriminator(
 
     inputs = keras.Input(shape=input_shape, name="image")
     features = []
-    x = conv(inputs, ndf, PATCH_KERNEL, strides=2, padding=1, name="conv1")
+    x = conv(inputs, ndf, PATCH_KERNEL, strides=2, padding=padding, name="conv1")
     x = leaky_relu(x, "lrelu1")
     features.append(x)
     for n in range(1, n_layers + 1):
         stride = 2 if n < n_layers else 1
-        x = conv(x, ndf * min(2**n, 8), PATCH_KERNEL, strides=stride, padding=1, use_bias=use_bias, name=f"conv{n + 1}")
+        x = conv(x, ndf * min(2**n, 8), PATCH_KERNEL, strides=stride, padding=padding, use_bias=use_bias,
+                 name=f"conv{n + 1}")
         x = normalization(x, norm, f"norm{n + 1}")
         x = leaky_relu(x, f"lrelu{n + 1}")
         features.append(x)
-    logits = conv(x, 1, PATCH_KERNEL, strides=1, padding=1, name="logits")
+    logits = conv(x, 1, PATCH_KERNEL, strides=1, padding=padding, name="logits")
     logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(logits)
     outputs = [*features, logits] if return_features else logits
     return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,95 @@
+"""What the noise-to-image families (CGAN, InfoGAN) share: the config fields, the data hook,
+and per-step random draws that need no state of their own.
+
+The random noise and codes of a train step are drawn statelessly from
+``(config.seed, optimizer step, replica id)``: a resumed run draws exactly what an
+uninterrupted one would (the step lives in the optimizer's checkpoint), and replicas under
+``tf.distribute`` draw different noise.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from . import losses
+from .data import digits
+from .networks.conditional import ARCHITECTURES
+from .training import TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationConfig(TrainConfig):
+    """Fields both families share (each sets its paper's defaults).
+
+    Images are ``image_size`` square with ``channels`` (28 px grayscale, MNIST's shape; the
+    convolutional networks need a multiple of 4). The learning rate is constant unless
+    ``lr_policy`` says otherwise; ``n_epochs + n_epochs_decay`` epochs are trained.
+    """
+
+    image_size: int = 28
+    channels: int = 1
+    batch_size: int = 64
+    noise_dim: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    n_epochs: int = 50
+    n_epochs_decay: int = 0
+    lr_policy: str = "constant"
+    gan_loss: str = "vanilla"
+
+    def __post_init__(self):
+        check_generation_config(self)
+
+
+def check_generation_config(config):
+    """Validate the shared fields at construction, naming the bad one."""
+    losses.gan_losses(config.gan_loss)
+    if config.image_size < 4 or config.batch_size < 1 or config.channels < 1:
+        raise ValueError(f"image_size must be >= 4, batch_size and channels >= 1; got "
+                         f"{config.image_size}, {config.batch_size}, {config.channels}")
+    if config.noise_dim < 1:
+        raise ValueError(f"noise_dim must be >= 1; got {config.noise_dim}")
+    architecture = getattr(config, "architecture", "conv")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}; got {architecture!r}")
+    if architecture == "conv" and config.image_size % 4:
+        raise ValueError(f"image_size {config.image_size} does not work with the convolutional networks: "
+                         "it must be a multiple of 4 (e.g. 28 or 32)")
+
+
+def image_shape(config):
+    return (config.image_size, config.image_size, config.channels)
+
+
+def step_seeds(config, step, count):
+    """``count`` stateless seeds (each shape ``(2,)``) for this step, replica and run seed."""
+    context = tf.distribute.get_replica_context()
+    replica = context.replica_id_in_sync_group if context is not None else 0
+    base = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(step, tf.int64)])
+    base = tf.random.experimental.stateless_fold_in(base, tf.cast(replica, tf.int32))
+    return tf.unstack(tf.random.experimental.stateless_split(base, count))
+
+
+def fixed_noise(count, noise_dim, seed):
+    """The same ``(count, noise_dim)`` N(0, 1) noise for a seed (for sample grids)."""
+    return np.random.default_rng(seed).standard_normal((count, noise_dim)).astype(np.float32)
+
+
+def training_dataset_fn(dataset, config, direction="AtoB", data_dir=None, strict=False):
+    """The families' data hook for ``runs.training_dataset_fn``: ``digits`` (offline) or ``mnist`` (tfds)."""
+    return digits.training_dataset_fn(dataset, config, direction=direction, data_dir=data_dir, strict=strict)
+
+
+def input_sizes(generator):
+    """``{input name: vector size}`` of a generator (works on exported ``.keras`` models too)."""
+    return {tensor.name.split(":")[0]: int(tensor.shape[-1]) for tensor in generator.inputs}
+
+
+def inputs_by_name(generator, named):
+    """The list ``generator`` takes, ordered as its inputs, from ``{name: array}``."""
+    sizes = input_sizes(generator)
+    missing = sorted(set(sizes) - set(named))
+    if missing:
+        raise ValueError(f"the generator needs inputs {', '.join(sizes)}; missing {', '.join(missing)}")
+    return [tf.convert_to_tensor(named[name], tf.float32) for name in sizes]

@@ -1,0 +1,231 @@
+"""InfoGAN: a GAN whose latent codes become interpretable on their own (Chen et al., 2016).
+
+Paper symbols -> code: z ~ N(0, I) of size ``noise_dim`` (62) = the ``noise`` input;
+c = (c_cat, c_cont): a categorical code ``Cat(K = num_categories, uniform)`` as one-hot =
+``categorical_code``, and ``num_continuous`` codes ``Unif(-1, 1)`` = ``continuous_code``;
+G(z, c) = ``generator``; D and the auxiliary Q(c | x) share one trunk = ``discriminator``,
+whose outputs are ``logits`` (D) and ``categorical_logits``, ``continuous_mean`` (and with
+``learn_std`` ``continuous_log_std``) (Q; a fixed unit standard deviation otherwise).
+
+Objective: min_{G,Q} max_D V(D, G) - lambda L_I(G, Q), where the variational bound
+L_I = H(c) + E[log Q(c | G(z, c))] is maximised through the per-example losses
+``categorical_code_loss`` (cross-entropy, weight ``lambda_categorical`` = 1) and
+``gaussian_code_loss`` (Gaussian negative log-likelihood, weight ``lambda_continuous`` =
+0.1); H(c) is a constant. D's step minimises the GAN term plus the weighted code losses
+(the code losses train the Q head and the shared trunk, the GAN term the trunk and the D
+head); G's step minimises the non-saturating GAN term plus the same code losses. Defaults
+are the paper's MNIST settings: D lr 2e-4, G lr 1e-3, Adam beta1 0.5, batch 64.
+
+Public samplers:
+    >>> from tfgan_translate import infogan
+    >>> trainer = infogan.Trainer(infogan.Config(hidden=64, ngf=8, ndf=8))
+    >>> x = infogan.sample(trainer.generator, categorical=[0, 1, 2], continuous=[[0, 0]] * 3)
+    >>> grid = infogan.traversal(trainer.generator, code=0)  # rows: categories; columns: c_0 from -2 to 2
+``Trainer.sample(batch)`` is the loop's PNG grid: ``traversal`` of continuous code 0.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from . import losses
+from .generation import (
+    GenerationConfig,
+    fixed_noise,
+    image_shape,
+    input_sizes,
+    inputs_by_name,
+    step_seeds,
+    training_dataset_fn,  # noqa: F401  (the data hook runs.training_dataset_fn uses)
+)
+from .networks import conditional
+from .training import adam_for, apply_gradients
+from .translation import mean_loss, seeded
+
+FAMILY = "infogan"
+TRAVERSAL = tuple(np.linspace(-2.0, 2.0, 9).round(2))  # beyond the prior's [-1, 1], as the paper shows
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(GenerationConfig):
+    """The paper's MNIST settings: 62 noise, one 10-way and two continuous codes, weights 1 and 0.1."""
+
+    noise_dim: int = 62
+    num_categories: int = 10
+    num_continuous: int = 2
+    lambda_categorical: float = 1.0
+    lambda_continuous: float = 0.1
+    learn_std: bool = False
+    hidden: int = 1024
+    q_hidden: int = 128
+    lr: float = 2e-4
+    generator_lr: float = 1e-3
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.num_categories < 2 or self.num_continuous < 0:
+            raise ValueError(f"num_categories must be >= 2 and num_continuous >= 0; "
+                             f"got {self.num_categories}, {self.num_continuous}")
+
+
+# -- the mutual-information terms, per example -------------------------------------------
+
+def categorical_code_loss(codes, logits):
+    """``-log Q(c_cat | x)`` = cross-entropy of the one-hot ``codes`` (B, K) with Q's ``logits``, shape ``(B,)``."""
+    logits = tf.cast(logits, tf.float32)
+    return -tf.reduce_sum(tf.cast(codes, tf.float32) * tf.nn.log_softmax(logits, axis=-1), axis=-1)
+
+
+def gaussian_code_loss(codes, mean, log_std=None):
+    """``-log Q(c_cont | x)`` for a factored Gaussian, summed over the codes, shape ``(B,)``:
+    ``sum_i 0.5 log(2 pi) + log s_i + (c_i - mu_i)^2 / (2 s_i^2)``; ``log_std=None`` means s = 1."""
+    codes, mean = tf.cast(codes, tf.float32), tf.cast(mean, tf.float32)
+    log_std = tf.zeros_like(mean) if log_std is None else tf.cast(log_std, tf.float32)
+    z = (codes - mean) * tf.exp(-log_std)
+    return tf.reduce_sum(0.5 * math.log(2.0 * math.pi) + log_std + 0.5 * tf.square(z), axis=-1)
+
+
+# -- models --------------------------------------------------------------------------------
+
+def build_models(config):
+    """``{"generator": G(noise, categorical_code[, continuous_code]), "discriminator": D+Q(image)}``."""
+    codes = [("noise", config.noise_dim), ("categorical_code", config.num_categories),
+             ("continuous_code", config.num_continuous)]
+    shape = image_shape(config)
+    return {
+        "generator": conditional.build_conv_generator(codes, shape, ngf=config.ngf, hidden=config.hidden),
+        "discriminator": conditional.build_infogan_discriminator(
+            shape, config.num_categories, config.num_continuous, ndf=config.ndf, hidden=config.hidden,
+            q_hidden=config.q_hidden, learn_std=config.learn_std),
+    }
+
+
+def sample(generator, categorical, continuous=None, seed=0, noise=None):
+    """Images for the codes, in inference mode: ``(N, H, W, C)`` in [-1, 1].
+
+    Args:
+        generator: a trained (or exported) InfoGAN generator.
+        categorical: ``N`` category indices.
+        continuous: ``(N, num_continuous)`` values (the prior is Unif(-1, 1)); zeros by default.
+        seed, noise: ``noise`` (``(N, noise_dim)``) or N(0, 1) drawn from ``seed``.
+    """
+    sizes = input_sizes(generator)
+    categorical = np.asarray(categorical, dtype=np.int64).reshape(-1)
+    k = sizes["categorical_code"]
+    if categorical.size and (categorical.min() < 0 or categorical.max() >= k):
+        raise ValueError(f"categorical codes must be in 0..{k - 1}; got {categorical.tolist()}")
+    n = len(categorical)
+    named = {"categorical_code": np.eye(k, dtype=np.float32)[categorical],
+             "noise": fixed_noise(n, sizes["noise"], seed) if noise is None else noise}
+    if "continuous_code" in sizes:
+        shape = (n, sizes["continuous_code"])
+        named["continuous_code"] = np.zeros(shape, np.float32) if continuous is None else \
+            np.asarray(continuous, np.float32).reshape(shape)
+    return generator(inputs_by_name(generator, named), training=False)
+
+
+def traversal(generator, code=0, values=TRAVERSAL, seed=0):
+    """A latent traversal for ``save_grid``: row k is category k, and column j sets continuous
+    code ``code`` to ``values[j]`` (the other codes 0, one fixed noise vector for the grid)."""
+    sizes = input_sizes(generator)
+    k, n_cont = sizes["categorical_code"], sizes.get("continuous_code", 0)
+    if not 0 <= code < n_cont:
+        raise ValueError(f"code must index a continuous code (0..{n_cont - 1}); got {code}")
+    noise = np.repeat(fixed_noise(1, sizes["noise"], seed), k, axis=0)
+    columns = {}
+    for value in values:
+        continuous = np.zeros((k, n_cont), np.float32)
+        continuous[:, code] = value
+        columns[f"c{code}={value:+.2f}"] = sample(generator, np.arange(k), continuous, noise=noise)
+    return columns
+
+
+class Trainer:
+    """Models, optimizers and the train step of InfoGAN (no Python state between steps)."""
+
+    family = FAMILY
+
+    def __init__(self, config=None, steps_per_epoch=1, models=None):
+        self.config = config or Config()
+        self.models = models or seeded(build_models, self.config)
+        self.generator = self.models["generator"]
+        self.discriminator = self.models["discriminator"]
+        self.generator_optimizer = adam_for(dataclasses.replace(self.config, lr=self.config.generator_lr),
+                                            steps_per_epoch)
+        self.discriminator_optimizer = adam_for(self.config, steps_per_epoch)
+        self.generator_optimizer.build(self.generator.trainable_variables)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.gan_generator_loss, self.gan_discriminator_loss = losses.gan_losses(self.config.gan_loss)
+
+    def checkpoint_items(self):
+        # Noise and codes are drawn from (seed, optimizer step): nothing random lives outside these.
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "generator_optimizer": self.generator_optimizer,
+            "discriminator_optimizer": self.discriminator_optimizer,
+        }
+
+    def generators(self):
+        """``{"generator": G}``: inputs ``noise``, ``categorical_code`` (one-hot) and ``continuous_code``."""
+        return {"generator": self.generator}
+
+    def draw_latents(self, batch_size, step):
+        """``[z, c_cat one-hot, c_cont]`` of a step, drawn statelessly from the prior."""
+        c = self.config
+        noise_seed, cat_seed, cont_seed = step_seeds(c, step, 3)
+        latents = [
+            tf.random.stateless_normal([batch_size, c.noise_dim], noise_seed),
+            tf.one_hot(tf.random.stateless_uniform([batch_size], cat_seed, 0, c.num_categories, tf.int32),
+                       c.num_categories),
+        ]
+        if c.num_continuous:
+            latents.append(tf.random.stateless_uniform([batch_size, c.num_continuous], cont_seed, -1.0, 1.0))
+        return latents
+
+    def code_losses(self, latents, outputs):
+        """Per-example ``(categorical, continuous)`` information losses of Q's ``outputs`` for ``latents``."""
+        categorical = categorical_code_loss(latents[1], outputs["categorical_logits"])
+        if not self.config.num_continuous:
+            return categorical, tf.zeros_like(categorical)
+        return categorical, gaussian_code_loss(latents[2], outputs["continuous_mean"],
+                                               outputs.get("continuous_log_std"))
+
+    def _information(self, latents, outputs):
+        q_cat, q_cont = (mean_loss(x) for x in self.code_losses(latents, outputs))
+        return q_cat, q_cont, self.config.lambda_categorical * q_cat + self.config.lambda_continuous * q_cont
+
+    def train_step(self, batch):
+        """One D+Q update (GAN term on real/fake, information term on the fakes), then one G update."""
+        real = batch["image"]
+        latents = self.draw_latents(tf.shape(real)[0], self.discriminator_optimizer.iterations)
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as g_tape:
+            fake = self.generator(latents, training=True)
+            with g_tape.stop_recording():  # the D update is not part of G's gradient
+                with tf.GradientTape() as d_tape:
+                    real_out = self.discriminator(real, training=True)
+                    fake_out = self.discriminator(tf.stop_gradient(fake), training=True)
+                    d_gan = mean_loss(self.gan_discriminator_loss(real_out["logits"], fake_out["logits"]))
+                    q_cat, q_cont, info = self._information(latents, fake_out)
+                    d_loss = d_gan + info
+                apply_gradients(self.discriminator_optimizer, d_tape, d_loss, d_vars)
+            out = self.discriminator(fake, training=True)
+            g_gan = mean_loss(self.gan_generator_loss(out["logits"]))
+            g_loss = g_gan + self._information(latents, out)[2]
+        apply_gradients(self.generator_optimizer, g_tape, g_loss, g_vars)
+        return {"g_gan": g_gan, "d": d_gan, "q_cat": q_cat, "q_cont": q_cont}
+
+    def sample_codes(self, categorical, continuous=None, seed=0):
+        """``sample(self.generator, categorical, continuous, seed)``."""
+        return sample(self.generator, categorical, continuous, seed=seed)
+
+    def sample(self, batch=None):
+        """The loop's grid: the traversal of continuous code 0 (or, without one, 8 noises per category)."""
+        if self.config.num_continuous:
+            return traversal(self.generator, 0, seed=self.config.seed + 1)
+        k = self.config.num_categories
+        return {f"z{j}": sample(self.generator, np.arange(k), seed=self.config.seed + 1 + j) for j in range(8)}

@@ -1,0 +1,355 @@
+"""pix2pixHD: high-resolution paired translation with a coarse-to-fine generator and
+multi-scale discriminators (Wang et al., 2018).
+
+Paper symbols -> code: s (the input map) = ``batch["a"]`` (plus the instance boundary map
+E when ``use_instance_map``), x (the photo) = ``batch["b"]``; G = {G1, G2} =
+``generator`` (G1 alone, ``networks.build_global_generator``, when ``n_local_enhancers=0``;
+else ``networks.build_local_enhancer``); D1..D3 = the scales of ``discriminator``
+(``networks.build_multiscale_discriminator``, ``num_d`` of them, each on (s, x)).
+
+Objective (eq. 4 with the VGG term of section 3.2):
+min_G [ sum_k L_GAN(G, D_k) + lambda_feat sum_k L_FM(G, D_k) + lambda_vgg L_VGG(G) ],
+L_GAN least squares; L_FM = sum_i 1/N_i |D_k^(i)(s, x) - D_k^(i)(s, G(s))|_1 averaged over
+scales (the reference's ``D_weights = 1/num_D`` and ``feat_weights = 4/(n_layers+1)``);
+D minimises 0.5 (real + fake) LSGAN. lambda_feat = ``lambda_feat`` = 10, lambda_vgg =
+``lambda_vgg`` = 10 (only when ``vgg_weights`` names a file: see ``Config``). As in the
+reference, G's and D's losses come from one forward pass with the same D, then both update.
+
+Coarse-to-fine (section 3.2): train G1 first (``n_local_enhancers=0``, at half resolution
+in the paper), then train G = {G1, G2} with ``n_local_enhancers=1`` and
+``global_run_dir`` = the G1 run's folder, which initialises G2's ``global_`` layers from
+G1's newest checkpoint; for the first ``niter_fix_global`` epochs only the outermost local
+enhancer (and the output head) learns, then everything does.
+
+``l1`` in the step's outputs is mean |G(s) - x|, monitored only (pix2pixHD trains no L1).
+
+Instance maps: with ``use_instance_map`` a batch carries ``"instance"`` (``(B, H, W)`` or
+``(B, H, W, 1)`` integer instance ids); its boundary map (1 where a pixel's id differs
+from a 4-neighbour's) is concatenated to G's and D's inputs. The built-in and folder
+datasets have no instance maps, so this is API-only: give ``training.fit`` a
+``dataset_fn`` whose batches have ``"a"``, ``"b"`` and ``"instance"``; the trained
+generator then takes ``input_channels + 1`` channels (the image and
+``instance_boundaries(ids)``).
+
+Example:
+    >>> from tfgan_translate import pix2pixhd
+    >>> config = pix2pixhd.Config(image_size=32, ngf=8, ndf=8, n_downsample_global=3, n_blocks=2)
+    >>> trainer = pix2pixhd.Trainer(config)
+"""
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from . import losses, networks, perceptual
+from .networks import pix2pixhd as hd_networks
+from .training import EpochSchedule, TrainConfig, apply_gradients, for_precision, seed_states
+from .translation import mean_loss, seeded
+
+FAMILY = "pix2pixhd"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(TrainConfig):
+    """The reference defaults (``train.py`` options of NVIDIA/pix2pixHD).
+
+    ``ngf`` is the outermost generator's width: G1 alone uses ``ngf`` (64), G1 inside G2
+    uses ``ngf * 2**n_local_enhancers`` (so ``ngf=32`` with one enhancer reuses a 64-filter
+    G1). ``n_blocks`` is the reference's ``n_blocks_global``. ``n_local_enhancers=0`` (the
+    reference's default ``netG=global``) trains G1 alone; see the module docstring for the
+    coarse-to-fine schedule (``global_run_dir``, ``niter_fix_global`` in epochs).
+
+    ``vgg_weights=None`` means NO VGG loss: the paper uses it (``lambda_vgg`` 10), but its
+    ImageNet weights cannot be downloaded offline, so it is on only when ``vgg_weights``
+    names the Keras file ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``.
+    ``lambda_feat=0`` turns feature matching off. ``image_size`` 512 is the reference's
+    ``fineSize`` (its 512p global stage); the learning rate decays with the shared linear
+    policy (the reference subtracts ``lr / niter_decay`` per epoch, nearly the same).
+    """
+
+    image_size: int = 512
+    input_channels: int = 3
+    output_channels: int = 3
+    ngf: int = 64
+    n_downsample_global: int = 4
+    n_blocks: int = 9
+    n_local_enhancers: int = 0
+    n_blocks_local: int = 3
+    norm: str = "instance"
+    ndf: int = 64
+    n_layers_d: int = 3
+    num_d: int = 2
+    gan_loss: str = "lsgan"
+    lambda_feat: float = 10.0
+    lambda_vgg: float = 10.0
+    vgg_weights: str | None = None
+    use_instance_map: bool = False
+    global_run_dir: str | None = None
+    niter_fix_global: int = 0
+
+    def __post_init__(self):
+        if self.norm not in networks.NORMS:
+            raise ValueError(f"norm must be one of {', '.join(networks.NORMS)}; got {self.norm!r}")
+        losses.gan_losses(self.gan_loss)
+        for name in ("n_downsample_global", "n_blocks", "n_local_enhancers", "n_blocks_local", "niter_fix_global"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.num_d < 1 or self.n_layers_d < 1:
+            raise ValueError(f"num_d and n_layers_d must be >= 1; got {self.num_d}, {self.n_layers_d}")
+        if self.image_size < 8 or self.batch_size < 1:
+            raise ValueError(f"image_size must be >= 8 and batch_size >= 1; got {self.image_size}, {self.batch_size}")
+        multiple = size_multiple(self)
+        if self.image_size % multiple or self.image_size < 2 * multiple:
+            raise ValueError(
+                f"image_size {self.image_size} does not work with n_downsample_global={self.n_downsample_global} and "
+                f"n_local_enhancers={self.n_local_enhancers}: it must be a multiple of {multiple} and at least "
+                f"{2 * multiple}; lower n_downsample_global or raise image_size"
+            )
+        if self.n_local_enhancers == 0 and (self.global_run_dir or self.niter_fix_global):
+            raise ValueError(
+                "global_run_dir and niter_fix_global belong to the local-enhancer stage: set n_local_enhancers >= 1 "
+                "(the global-only stage is trained with n_local_enhancers=0 and neither field)"
+            )
+        if self.vgg_weights is not None and self.lambda_vgg > 0:
+            perceptual.check_weights_file(self.vgg_weights)
+
+
+def size_multiple(config):
+    """Height and width the config's generator accepts are multiples of this."""
+    return hd_networks.generator_size_multiple(config.n_downsample_global, config.n_local_enhancers)
+
+
+def generator_input_channels(config):
+    return config.input_channels + (1 if config.use_instance_map else 0)
+
+
+def build_models(config):
+    """``{"generator": G, "discriminator": D}``; D sees G's input and an image concatenated."""
+    shape = (None, None, generator_input_channels(config))
+    if config.n_local_enhancers == 0:
+        generator = networks.build_global_generator(
+            shape, config.output_channels, ngf=config.ngf, n_downsampling=config.n_downsample_global,
+            n_blocks=config.n_blocks, norm=config.norm, name="generator",
+        )
+    else:
+        generator = networks.build_local_enhancer(
+            shape, config.output_channels, ngf=config.ngf, n_downsample_global=config.n_downsample_global,
+            n_blocks_global=config.n_blocks, n_local_enhancers=config.n_local_enhancers,
+            n_blocks_local=config.n_blocks_local, norm=config.norm, name="generator",
+        )
+    discriminator = networks.build_multiscale_discriminator(
+        (None, None, generator_input_channels(config) + config.output_channels), ndf=config.ndf,
+        n_layers=config.n_layers_d, num_d=config.num_d, norm=config.norm, return_features=True,
+        name="discriminator",
+    )
+    return {"generator": generator, "discriminator": discriminator}
+
+
+def instance_boundaries(instance):
+    """pix2pixHD's edge map E: 1.0 where a pixel's instance id differs from a 4-neighbour's.
+
+    Args:
+        instance: integer ids, ``(B, H, W)`` or ``(B, H, W, 1)``.
+    Returns:
+        float32 ``(B, H, W, 1)`` of 0 and 1 (both pixels on either side of a change are edges).
+    """
+    ids = tf.convert_to_tensor(instance)
+    if ids.shape.rank == 3:
+        ids = ids[..., None]
+    across = tf.not_equal(ids[:, :, 1:], ids[:, :, :-1])  # between columns j-1 and j
+    down = tf.not_equal(ids[:, 1:], ids[:, :-1])  # between rows i-1 and i
+    no, one = [0, 0], [0, 1]
+    edges = (
+        tf.pad(across, [no, no, [1, 0], no]) | tf.pad(across, [no, no, one, no])
+        | tf.pad(down, [no, [1, 0], no, no]) | tf.pad(down, [no, one, no, no])
+    )
+    return tf.cast(edges, tf.float32)
+
+
+def multiscale_feature_matching_loss(real_outputs, fake_outputs):
+    """pix2pixHD's L_FM per example, from the multi-scale D's outputs (logits last per scale).
+
+    ``sum_k sum_i 1/num_D * 4/(n_layers+1) * mean|D_k^(i)(real) - D_k^(i)(fake)|`` over the
+    intermediate features i of each scale k (n_layers + 1 of them), real features constant:
+    ``losses.feature_matching_loss`` times the reference's ``feat_weights``.
+    """
+    real_features = [scale[:-1] for scale in real_outputs]
+    fake_features = [scale[:-1] for scale in fake_outputs]
+    feat_weight = 4.0 / len(real_features[0])
+    return feat_weight * losses.feature_matching_loss(real_features, fake_features)
+
+
+@keras.saving.register_keras_serializable(package="tfgan_translate")
+class EpochGate(keras.optimizers.schedules.LearningRateSchedule):
+    """``schedule(step)`` during epochs ``[start_epoch, stop_epoch)``, 0 elsewhere.
+
+    A rate of exactly 0 makes Adam leave its variables unchanged, so two optimizers with
+    complementary gates switch which variables learn at an epoch boundary without any
+    branch on tensors (``tf.cond`` around ``apply_gradients`` breaks under
+    ``tf.distribute``, whose gradient all-reduce cannot sit in control flow).
+    """
+
+    def __init__(self, schedule, steps_per_epoch, start_epoch=0, stop_epoch=None):
+        self.schedule = schedule
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.start_epoch = int(start_epoch)
+        self.stop_epoch = None if stop_epoch is None else int(stop_epoch)
+
+    def __call__(self, step):
+        epoch = tf.math.floordiv(tf.cast(step, tf.int64), self.steps_per_epoch)
+        on = epoch >= self.start_epoch
+        if self.stop_epoch is not None:
+            on = on & (epoch < self.stop_epoch)
+        return self.schedule(step) * tf.cast(on, tf.float32)
+
+    def get_config(self):
+        return {
+            "schedule": keras.saving.serialize_keras_object(self.schedule),
+            "steps_per_epoch": self.steps_per_epoch,
+            "start_epoch": self.start_epoch,
+            "stop_epoch": self.stop_epoch,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config, schedule=keras.saving.deserialize_keras_object(config["schedule"]))
+        return cls(**config)
+
+
+def _adam(config, steps_per_epoch, start_epoch=0, stop_epoch=None):
+    schedule = EpochSchedule(config.lr, steps_per_epoch, config.n_epochs, config.n_epochs_decay, config.lr_policy,
+                             config.lr_decay_epochs)
+    if start_epoch or stop_epoch is not None:
+        schedule = EpochGate(schedule, steps_per_epoch, start_epoch, stop_epoch)
+    return for_precision(keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta_1, beta_2=config.beta_2))
+
+
+def initialise_global_generator(generator, config):
+    """Copy the newest G1 weights of the run in ``config.global_run_dir`` into G2's ``global_``
+    layers (the reference's ``--load_pretrain`` of a 512p global run); returns the layer count."""
+    from . import runs  # the run-folder tools sit above the families; imported on use
+
+    run_dir = config.global_run_dir
+    module, saved = runs.load_run_config(run_dir)
+    if module.FAMILY != FAMILY:
+        raise ValueError(f"global_run_dir {run_dir} holds a {module.FAMILY} run, not a pix2pixhd global generator")
+    expected = {
+        "n_local_enhancers": 0,
+        "ngf": config.ngf * 2**config.n_local_enhancers,
+        "n_downsample_global": config.n_downsample_global,
+        "n_blocks": config.n_blocks,
+        "norm": config.norm,
+        "input_channels": config.input_channels,
+        "output_channels": config.output_channels,
+        "use_instance_map": config.use_instance_map,
+    }
+    wrong = [f"{k} is {getattr(saved, k)!r}, needs {v!r}" for k, v in expected.items() if getattr(saved, k) != v]
+    if wrong:
+        raise ValueError(f"global_run_dir {run_dir} does not hold a matching global generator: " + "; ".join(wrong))
+    _, generators = runs.load_generators(run_dir)
+    return hd_networks.copy_global_weights(generators["generator"], generator)
+
+
+class Trainer:
+    """Models, optimizers and the train step of pix2pixHD (no Python state between steps).
+
+    With ``niter_fix_global > 0`` G has two Adam optimizers over one gradient:
+    ``local_optimizer`` (outermost enhancer + output head) is gated on during the first
+    ``niter_fix_global`` epochs and ``generator_optimizer`` (all of G) after them. The
+    reference starts a fresh Adam at the switch; ours has seen the whole run's gradients
+    with a zero rate, so its moments are warm but no weight of G1 moves while fixed.
+    """
+
+    family = FAMILY
+
+    def __init__(self, config=None, steps_per_epoch=1, models=None):
+        self.config = config = config or Config()
+        self.models = models or seeded(build_models, config)
+        self.generator = self.models["generator"]
+        self.discriminator = self.models["discriminator"]
+        if models is None and config.global_run_dir:
+            initialise_global_generator(self.generator, config)
+        fix = config.niter_fix_global
+        self.generator_optimizer = _adam(config, steps_per_epoch, start_epoch=fix)
+        self.generator_optimizer.build(self.generator.trainable_variables)
+        self.local_variables, self.local_optimizer = [], None
+        if fix:
+            self.local_variables = hd_networks.local_enhancer_variables(self.generator, config.n_local_enhancers)
+            self.local_optimizer = _adam(config, steps_per_epoch, stop_epoch=fix)
+            self.local_optimizer.build(self.local_variables)
+        self.discriminator_optimizer = _adam(config, steps_per_epoch)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.gan_generator_loss, self.gan_discriminator_loss = losses.gan_losses(config.gan_loss)
+        use_vgg = config.vgg_weights is not None and config.lambda_vgg > 0
+        self.vgg = perceptual.build_vgg19_features(config.vgg_weights) if use_vgg else None
+
+    def checkpoint_items(self):
+        items = {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "generator_optimizer": self.generator_optimizer,
+            "discriminator_optimizer": self.discriminator_optimizer,
+            "seed_states": seed_states([self.generator, self.discriminator]),
+        }
+        if self.local_optimizer is not None:
+            items["local_optimizer"] = self.local_optimizer
+        return items
+
+    def generators(self):
+        """Generators by name, for translate and export (``AtoB`` is the only direction)."""
+        return {"generator": self.generator}
+
+    def generator_input(self, batch):
+        """``batch["a"]``, with the instance boundary map appended when the config uses it."""
+        if not self.config.use_instance_map:
+            return batch["a"]
+        if "instance" not in batch:
+            raise ValueError('use_instance_map is on, but the batch has no "instance" map of instance ids')
+        edges = tf.cast(instance_boundaries(batch["instance"]), batch["a"].dtype)
+        return tf.concat([batch["a"], edges], -1)
+
+    def discriminate(self, condition, images):
+        """D on (condition, images): per scale ``[feature_1, ..., logits]``."""
+        outputs = self.discriminator(tf.concat([condition, images], -1), training=True)
+        return hd_networks.as_scale_list(outputs, self.config.num_d)
+
+    def train_step(self, batch):
+        """G's and D's losses from one pass with the current D, then G's and D's updates."""
+        real_b = batch["b"]
+        condition = self.generator_input(batch)
+        config = self.config
+        with tf.GradientTape(persistent=True) as tape:
+            fake_b = self.generator(condition, training=True)
+            fake_out = self.discriminate(condition, fake_b)
+            real_out = self.discriminate(condition, real_b)
+            fake_logits = [scale[-1] for scale in fake_out]
+            real_logits = [scale[-1] for scale in real_out]
+            # D's gradient is taken for D's variables only, so fake_b needs no stop_gradient here.
+            d_loss = 0.5 * mean_loss(self.gan_discriminator_loss(real_logits, fake_logits))
+            g_gan = mean_loss(self.gan_generator_loss(fake_logits))
+            g_loss = g_gan
+            metrics = {"g_gan": g_gan}
+            if config.lambda_feat > 0:
+                g_feat = mean_loss(multiscale_feature_matching_loss(real_out, fake_out))
+                g_loss += config.lambda_feat * g_feat
+                metrics["g_feat"] = g_feat
+            if self.vgg is not None:
+                g_vgg = mean_loss(perceptual.vgg_loss(self.vgg, real_b, fake_b))
+                g_loss += config.lambda_vgg * g_vgg
+                metrics["g_vgg"] = g_vgg
+        if self.local_optimizer is not None:
+            apply_gradients(self.local_optimizer, tape, g_loss, self.local_variables)
+        apply_gradients(self.generator_optimizer, tape, g_loss, self.generator.trainable_variables)
+        apply_gradients(self.discriminator_optimizer, tape, d_loss, self.discriminator.trainable_variables)
+        del tape
+        l1 = mean_loss(losses.l1_loss(real_b, fake_b))  # monitored, not trained
+        return {**metrics, "d": d_loss, "l1": l1}
+
+    def sample(self, batch):
+        """Grid columns: input, translation (inference mode), target."""
+        return {
+            "input": batch["a"],
+            "translation": self.generator(self.generator_input(batch), training=False),
+            "target": batch["b"],
+        }
