@@ -476,13 +476,16 @@ ZOO = [
 Trains each image-to-image family of `tfgan_translate` briefly on the built-in demo data (no
 download), with the demo's reference settings, and compares them:
 
-- paired families (pix2pix, ...) on `demo-paired` (edges -> photo crops);
-- unpaired families (CycleGAN, DiscoGAN, DualGAN, ...) on `demo-unpaired`: a colour mapping with a
-  known answer, so their A -> B translations can be scored against the truth (the identity guess,
-  output = input, scores about 13 dB PSNR).
+- pix2pix on `demo-paired` (edges -> photo crops) and pix2pixHD on `demo-gray2color` (colourization),
+  paired data;
+- CycleGAN, DiscoGAN and DualGAN on `demo-unpaired`: a colour mapping with a known answer, so their
+  unpaired A -> B translations can be scored against the truth (the identity guess, output = input,
+  scores about 13 dB PSNR).
 
-The list of families comes from `demo_run.DEMOS` (every family registers its demo there), so a new
-family shows up here without editing the notebook; `FAMILIES` picks a subset.
+The list of families comes from `demo_run.DEMOS` (every family registers its demo there, with the
+dataset it was tuned on), so a new translation family shows up here without editing the notebook;
+`FAMILIES` picks a subset. CGAN and InfoGAN are left out: they generate digits from noise and
+codes rather than translate images.
 {INTRO_FOOTER}"""),
     code('''
 import os
@@ -498,7 +501,7 @@ NUM_EXAMPLES = int(os.environ.get("TFGAN_NB_NUM_EXAMPLES", 4))  # held-out image
 RUN_ROOT = os.environ.get("TFGAN_NB_RUN_ROOT", "runs")  # a Google Drive folder keeps runs across Colab sessions
 ''', "parameters"),
     *common_setup("import dataclasses\nimport time\n\n"
-                  "from tfgan_translate import data, demo_run, evaluation, inference, runs, training"),
+                  "from tfgan_translate import data, demo_run, evaluation, families, inference, runs, training"),
     md("""
 ## The families and their settings
 
@@ -516,9 +519,11 @@ def zoo_config(demo):
     return type(demo.config)(**fields)
 
 
-names = [name.strip() for name in FAMILIES.split(",") if name.strip()] or list(demo_run.DEMOS)
-unknown = [name for name in names if name not in demo_run.DEMOS]
-assert not unknown, f"no demo for {unknown}; choose from {list(demo_run.DEMOS)}"
+# every family with a demo, except those that generate from noise instead of translating (CGAN, InfoGAN)
+translators = [name for name in demo_run.DEMOS if name not in families.GENERATIVE]
+names = [name.strip() for name in FAMILIES.split(",") if name.strip()] or translators
+unknown = [name for name in names if name not in translators]
+assert not unknown, f"no image-to-image demo for {unknown}; choose from {translators}"
 zoo = {name: (demo_run.DEMOS[name], zoo_config(demo_run.DEMOS[name])) for name in names}
 for name, (demo, config) in zoo.items():
     print(f"{name:10s} {demo.dataset:14s} batch {config.batch_size}, lr {config.lr}")
@@ -553,11 +558,13 @@ for name, (demo, config) in zoo.items():
                           total_steps=STEPS, sample_batch=examples[demo.dataset], sample_every=max(1, STEPS // 2),
                           checkpoint_every=max(1, STEPS // 2), progress=True)
     results[name] = dict(result=result, seconds=time.perf_counter() - started, dataset_fn=dataset_fn,
-                         steps_per_epoch=steps_per_epoch)
+                         steps_per_epoch=steps_per_epoch, columns=list(trainer.sample(examples[demo.dataset])))
 '''),
     code('''
 for name in zoo:
-    show_grid(latest_grid(Path(RUN_ROOT) / f"zoo_{name}"), f"{name} (step {results[name]['result'].step})", width=10)
+    run = results[name]
+    show_grid(latest_grid(Path(RUN_ROOT) / f"zoo_{name}"),
+              f"{name}, step {run['result'].step}: " + " | ".join(run["columns"]), width=10)
 '''),
     md("""
 ## Resume every run
