@@ -66,11 +66,6 @@ if not gpus:
           "In Colab: Runtime > Change runtime type > GPU, then run the notebook from the top.")'''
 
 HELPERS = '''\
-import matplotlib.pyplot as plt
-import numpy as np
-from PIL import Image
-
-
 def show_grid(path, title=None, width=14):
     """Show a PNG sample grid the training wrote (one row per example, one column per image kind)."""
     image = plt.imread(path)
@@ -163,7 +158,8 @@ def common_setup(imports):
         md("## Setup"),
         code(INSTALL),
         code(GPU),
-        code("from pathlib import Path\n\n" + imports + "\n\n" + HELPERS),
+        code("from pathlib import Path\n\nimport matplotlib.pyplot as plt\nimport numpy as np\nfrom PIL import Image\n\n"
+             + imports + "\n\n\n" + HELPERS),
     ]
 
 
@@ -500,8 +496,7 @@ RESUME_STEPS = int(os.environ.get("TFGAN_NB_RESUME_STEPS", 500))  # per family, 
 NUM_EXAMPLES = int(os.environ.get("TFGAN_NB_NUM_EXAMPLES", 4))  # held-out images shown per dataset
 RUN_ROOT = os.environ.get("TFGAN_NB_RUN_ROOT", "runs")  # a Google Drive folder keeps runs across Colab sessions
 ''', "parameters"),
-    *common_setup("import dataclasses\nimport time\n\n"
-                  "from tfgan_translate import data, demo_run, evaluation, families, inference, runs, training"),
+    *common_setup("from tfgan_translate import data, demo_run, evaluation, families, inference, runs, training"),
     md("""
 ## The families and their settings
 
@@ -509,6 +504,10 @@ Each family's demo settings (`demo_run.DEMOS[name].config`, the paper's architec
 narrower for 32 px CPU runs) with this notebook's image size and filters.
 """),
     code('''
+import dataclasses
+import time
+
+
 def zoo_config(demo):
     """The demo's config at this notebook's size and width (the U-Net depth follows the size)."""
     fields = dataclasses.asdict(demo.config)

@@ -83,12 +83,13 @@ def run_notebook(nb, cwd, env_updates, kernel_spec_dir):
     from jupyter_client.manager import KernelManager
 
     package_root = str(Path(tfgan_translate.__file__).resolve().parents[1])
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("TFGAN_NB_")}  # only the test's parameters
+    env = {**inherited, "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
            **env_updates}
     manager = KernelManager(kernel_name=KERNEL_NAME,
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_spec_dir)]))
-    client = nbclient.NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT, allow_errors=False,
+    client = nbclient.NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT, startup_timeout=300, allow_errors=False,
                                      resources={"metadata": {"path": str(cwd)}})
     try:
         client.execute(env=env)
