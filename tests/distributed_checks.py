@@ -152,21 +152,27 @@ def mirrored():
     print(json.dumps(report))
 
 
-def worker_weights(trainer):
-    return {f"{name}/{v.path}": v.numpy() for name, model in trainer.models.items() for v in model.variables}
+def dump(trainer, tag):
+    """``weights_<tag>.npz``: every model variable; ``state_<tag>.npz``: ``state`` and ``outputs``."""
+    np.savez(OUT / f"weights_{tag}.npz",
+             **{f"{name}/{v.path}": v.numpy() for name, model in trainer.models.items() for v in model.variables})
+    np.savez(OUT / f"state_{tag}.npz", **state(trainer)[0], **{f"output/{k}": v for k, v in outputs(trainer).items()})
 
 
 def worker():
+    """One of the multi-worker processes: 3 steps of a tiny CycleGAN into the shared run folder."""
     task_type, index = distribute.task()
     trainer, result = train("cyclegan", OUT / "run", 3, STRATEGY)
-    np.savez(OUT / f"weights_{index}.npz", **worker_weights(trainer))
+    dump(trainer, str(index))
     print(json.dumps({"task": [task_type, index], "chief": distribute.is_chief(STRATEGY), "step": result.step,
-                      "replicas": STRATEGY.num_replicas_in_sync, "losses": result.losses}))
+                      "replicas": STRATEGY.num_replicas_in_sync, "losses": result.losses,
+                      "checkpoint": result.checkpoint}))
 
 
 def single():
+    """The same training on one device, for comparison."""
     trainer, result = train("cyclegan", OUT / "single_run", 3, STRATEGY)
-    np.savez(OUT / "weights_single.npz", **worker_weights(trainer))
+    dump(trainer, "single")
     print(json.dumps({"step": result.step, "losses": result.losses}))
 
 

@@ -225,11 +225,38 @@ def step_function(train_step, strategy=None):
     return tf.function(step, reduce_retracing=True)
 
 
+def local_batch(strategy, batch):
+    """This worker's rows of a distributed batch as one ordinary batch (e.g. for sample grids)."""
+    parts = strategy.experimental_local_results(batch)
+    if len(parts) == 1:
+        return parts[0]
+    return tf.nest.map_structure(lambda *rows: tf.concat(rows, 0), *parts)
+
+
 def distribute_dataset(strategy, dataset):
-    """``dataset`` of global batches, split over the replicas (each worker reads the whole
-    pipeline and keeps its replicas' parts, so any deterministic ``dataset_fn`` works)."""
+    """``dataset`` of global batches, split over the replicas in global-batch order.
+
+    Replica r (numbered across workers, as ``all_gather`` orders them) gets rows
+    ``[r * b, (r + 1) * b)`` of every global batch, ``b = global / replicas``; so a step sees
+    exactly the batch it would see on one device. Each worker runs the whole (deterministic)
+    pipeline and keeps its own rows: tf.data's auto-sharding would instead deal out whole
+    files or batches, and a multi-worker step would not match a single-device one.
+    """
     if strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return dataset
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+    def split(context):
+        pipelines, worker = context.num_input_pipelines, context.input_pipeline_id
+        local = context.num_replicas_in_sync // pipelines
+
+        def rows_of_this_worker(batch):
+            def part(x):
+                x = tf.reshape(x, tf.concat([[pipelines, local, -1], tf.shape(x)[1:]], 0))[worker]
+                return x
+            return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(part, batch))
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return dataset.flat_map(rows_of_this_worker).with_options(options)
+
+    return strategy.distribute_datasets_from_function(split)

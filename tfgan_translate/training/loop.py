@@ -180,9 +180,9 @@ def fit(
         while step < total_steps and not interrupted:
             epoch, offset = divmod(step, steps_per_epoch)
             dataset = dataset_fn(epoch).skip(offset).take(min(steps_per_epoch - offset, total_steps - step))
-            if sample_batch is None and chief:
-                sample_batch = next(iter(dataset), None)
             for batch in distribute.distribute_dataset(strategy, dataset):
+                if sample_batch is None and chief:
+                    sample_batch = distribute.local_batch(strategy, batch)
                 outputs, batch_images = train_step(batch)
                 values = {k: float(v) for k, v in outputs.items()}
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
