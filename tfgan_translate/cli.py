@@ -43,12 +43,33 @@ def _add_train(subparsers):
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
     parser.add_argument("--log-every", type=int, default=50, help="steps between TensorBoard scalars")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker", "tpu", "auto"), default="default",
+                        help="tf.distribute strategy: mirrored = all GPUs of this machine (or its --virtual-cpus), "
+                        "multiworker = the workers in TF_CONFIG, auto = mirrored when several GPUs are visible")
+    parser.add_argument("--virtual-cpus", type=int, metavar="N",
+                        help="split the CPU into N logical devices (try --strategy mirrored without GPUs)")
+    parser.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+                        help="compute precision (variables stay float32; mixed_float16 scales the loss); "
+                        "a run option, not part of the saved config: a run may resume under another")
     return parser
 
 
+def _distribution_for_train(args):
+    """The strategy and precision of a train command, set up before TensorFlow builds anything."""
+    from .training import distribute
+
+    if args.virtual_cpus is not None and args.virtual_cpus < 1:
+        raise UsageError(f"--virtual-cpus must be >= 1, got {args.virtual_cpus}")
+    strategy = distribute.make_strategy(args.strategy, virtual_cpus=args.virtual_cpus)
+    distribute.set_precision(args.precision)
+    return strategy
+
+
 def _run_train(args):
+    strategy = _distribution_for_train(args)
     from . import runs, training
     from .training import config as config_io
+    from .training import distribute
     from .train_config import resolve_train_config
 
     run_dir = args.run_dir or default_run_dir(args.model, args.dataset)
@@ -57,14 +78,14 @@ def _run_train(args):
         module.FAMILY, args.dataset, config, direction=args.direction, data_dir=args.data_dir, strict=args.strict
     )
     total_steps = args.steps if args.steps is not None else (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
-    trainer = module.Trainer(config, steps_per_epoch=steps_per_epoch)
+    trainer = distribute.build_trainer(module, config, steps_per_epoch, strategy)
     print(f"training {module.FAMILY} on {args.dataset} into {run_dir}: {steps_per_epoch} steps per epoch, "
-          f"up to step {total_steps}")
+          f"up to step {total_steps}; {strategy.num_replicas_in_sync} replica(s), {args.precision}")
     try:
         result = training.fit(
             trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-            progress=not args.no_progress,
+            progress=not args.no_progress, strategy=strategy,
         )
     except training.NonFiniteLossError as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)
