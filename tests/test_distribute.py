@@ -204,14 +204,16 @@ def test_resume_under_another_precision(tmp_path, policy):
     a = _batch(n=4)
     dataset_fn = lambda epoch: tf.data.Dataset.from_tensor_slices(a).batch(2)  # noqa: E731
     config = pix2pix.Config(image_size=32, ngf=4, ndf=4, batch_size=2, norm="instance")
-    results = []
+    results, updates = [], []
     for steps, precision in [(1, "float32"), (2, "mixed_float16"), (3, "float32")]:
         policy(precision)
         trainer = distribute.build_trainer(pix2pix, config, 2)
         results.append(training.fit(trainer, dataset_fn, tmp_path, steps_per_epoch=2, total_steps=steps,
                                     sample_every=0, checkpoint_every=0, progress=False))
-        assert int(getattr(trainer.generator_optimizer, "inner_optimizer", trainer.generator_optimizer).iterations) == steps
+        updates.append(int(getattr(trainer.generator_optimizer, "inner_optimizer", trainer.generator_optimizer).iterations))
     assert [r.step for r in results] == [1, 2, 3]
+    # Adam's update count carries over (a float16 step may be skipped by the loss scale: 1 or 2).
+    assert updates[0] == 1 and updates[1] in (1, 2) and updates[2] == updates[1] + 1, updates
     assert results[2].resumed_from.endswith("ckpt-2")
     keys = [name for name, _ in tf.train.list_variables(results[1].checkpoint)]
     assert not [k for k in keys if "inner_optimizer" in k or "dynamic_scale" in k]
