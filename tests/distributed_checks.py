@@ -149,7 +149,29 @@ def mirrored():
     train("cyclegan", OUT / "cyclegan_switch", 1, default)
     resumed, result = train("cyclegan", OUT / "cyclegan_switch", 2, STRATEGY)
     report["resume"] = {**compare(trainers["cyclegan"], resumed), "resumed_from": result.resumed_from}
+    report["float16_overflow"] = float16_overflow_on_one_replica()
     print(json.dumps(report))
+
+
+def float16_overflow_on_one_replica():
+    """mixed_float16, loss scale 1: replica 1's input is inf in float16, replica 0's is fine.
+    Both replicas must skip the update and halve the scale; Keras alone would let replica 0
+    decide and apply the all-reduced NaN gradients (see ``optimize._agree_on_finiteness``)."""
+    distribute.set_precision("mixed_float16")
+    module, config = CONFIGS["pix2pix"]
+    trainer = distribute.build_trainer(module, config, 1, STRATEGY)
+    distribute.set_precision("float32")
+    optimizers = (trainer.generator_optimizer, trainer.discriminator_optimizer)
+    for optimizer in optimizers:
+        optimizer.dynamic_scale.assign(1.0)
+    a, b = arrays(2)
+    a[1] = 1e5  # beyond float16's 65504
+    batch = next(iter(distribute.distribute_dataset(STRATEGY, tf.data.Dataset.from_tensors({"a": a, "b": b}))))
+    distribute.step_function(trainer.train_step, STRATEGY)(batch)
+    copies = [c.numpy() for m in trainer.models.values() for v in m.variables for c in STRATEGY.experimental_local_results(v.value)]
+    return {"finite": all(bool(np.isfinite(c).all()) for c in copies),
+            "scales": [float(o.dynamic_scale.value.numpy()) for o in optimizers],
+            "updates": [int(o.iterations.value.numpy()) for o in optimizers]}
 
 
 def dump(trainer, tag):

@@ -50,7 +50,8 @@ def test_mirrored_step_equals_default_strategy(tmp_path):
     agree within 1e-5; the reported losses also prove the cross-replica SUM (a MEAN would
     halve them). Biases that feed an instance norm are compared through the outputs only
     (``distributed_checks.absorbed_biases`` says why). Last, a run of 1 step on one device
-    resumed to step 2 under MirroredStrategy equals the straight run.
+    resumed to step 2 under MirroredStrategy equals the straight run; and a float16 overflow
+    on one replica only makes every replica skip the update.
     """
     done = subprocess.run([sys.executable, str(CHECKS), "mirrored", str(tmp_path)], capture_output=True, text=True,
                           timeout=900, env=_env())
@@ -68,6 +69,8 @@ def test_mirrored_step_equals_default_strategy(tmp_path):
     resume = report["resume"]
     assert resume["resumed_from"].endswith("ckpt-1")
     assert resume["weight_difference"] < TOLERANCE and resume["output_difference"] < TOLERANCE, resume
+    # mixed_float16, one replica overflows: every replica skips the step and halves its scale.
+    assert report["float16_overflow"] == {"finite": True, "scales": [0.5, 0.5], "updates": [0, 0]}
 
 
 def _free_ports(n):

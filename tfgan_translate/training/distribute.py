@@ -88,8 +88,7 @@ def _multiworker():
             "--strategy multiworker needs the TF_CONFIG environment variable (the cluster's workers and this "
             "process's task); see the README section 'Multi-GPU, multi-worker and mixed precision'"
         )
-    # Ring all-reduce works on CPUs and GPUs alike; NCCL would be picked automatically for GPUs by AUTO,
-    # but AUTO on CPU-only workers is ring too.
+    # AUTO: NCCL between GPUs, ring all-reduce between CPU-only workers.
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=tf.distribute.experimental.CommunicationImplementation.AUTO
     )
