@@ -37,6 +37,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfgan_translate import cyclegan, pix2pix  # noqa: E402
+from tfgan_translate.training import distribute  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TORCH_SCRIPT = REPO.parent / "shared" / "bench" / "torch_cyclegan_step.py"
@@ -96,7 +97,7 @@ def build(model_name, size):
 
 
 def measure(model_name, size, steps, precision):
-    keras.mixed_precision.set_global_policy(precision)
+    distribute.set_precision(precision)
     started = time.perf_counter()
     trainer = build(model_name, size)
     build_s = time.perf_counter() - started
