@@ -58,7 +58,9 @@ def test_reconstruction_loss_falls(tmp_path, family, loss_key):
     step = tf.function(trainer.train_step)
     ds = dataset_fn_for(a, b, 2)
     history = [float(step(batch)[loss_key]) for epoch in range(8) for batch in ds(epoch)]
-    assert np.mean(history[-4:]) < 0.8 * np.mean(history[:4]), history
+    # CycleGAN's ratio is 0.77-0.82 over image-pool random streams (measured with 5 seeds each of
+    # the old and the per-replica pool), so 0.8 passed or failed by the draw of the pool's seed.
+    assert np.mean(history[-4:]) < 0.85 * np.mean(history[:4]), history
 
 
 @pytest.mark.slow

@@ -52,6 +52,14 @@ def _add_train(subparsers):
                         "data; fid,kid on unpaired data when --inception-weights is given)")
     parser.add_argument("--inception-weights", metavar="FILE", help="Inception-v3 weights file for fid/kid "
                         "(or 'imagenet' to download the Keras weights)")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker", "tpu", "auto"), default="default",
+                        help="tf.distribute strategy: mirrored = all GPUs of this machine (or its --virtual-cpus), "
+                        "multiworker = the workers in TF_CONFIG, auto = mirrored when several GPUs are visible")
+    parser.add_argument("--virtual-cpus", type=int, metavar="N",
+                        help="split the CPU into N logical devices (try --strategy mirrored without GPUs)")
+    parser.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+                        help="compute precision (variables stay float32; mixed_float16 scales the loss); "
+                        "a run option, not part of the saved config: a run may resume under another")
     return parser
 
 
@@ -85,9 +93,22 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch):
     return evaluation.training_evaluate_fn(evaluator), args.evaluate_every_epochs * steps_per_epoch
 
 
+def _distribution_for_train(args):
+    """The strategy and precision of a train command, set up before TensorFlow builds anything."""
+    from .training import distribute
+
+    if args.virtual_cpus is not None and args.virtual_cpus < 1:
+        raise UsageError(f"--virtual-cpus must be >= 1, got {args.virtual_cpus}")
+    strategy = distribute.make_strategy(args.strategy, virtual_cpus=args.virtual_cpus)
+    distribute.set_precision(args.precision)
+    return strategy
+
+
 def _run_train(args):
+    strategy = _distribution_for_train(args)
     from . import runs, training
     from .training import config as config_io
+    from .training import distribute
     from .train_config import resolve_train_config
 
     run_dir = args.run_dir or default_run_dir(args.model, args.dataset)
@@ -101,15 +122,15 @@ def _run_train(args):
         module.FAMILY, args.dataset, config, direction=args.direction, data_dir=args.data_dir, strict=args.strict
     )
     total_steps = args.steps if args.steps is not None else (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
-    trainer = module.Trainer(config, steps_per_epoch=steps_per_epoch)
+    trainer = distribute.build_trainer(module, config, steps_per_epoch, strategy)
     evaluate_fn, evaluate_every = _train_evaluate_fn(args, trainer, steps_per_epoch)
     print(f"training {module.FAMILY} on {args.dataset} into {run_dir}: {steps_per_epoch} steps per epoch, "
-          f"up to step {total_steps}")
+          f"up to step {total_steps}; {strategy.num_replicas_in_sync} replica(s), {args.precision}")
     try:
         result = training.fit(
             trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-            progress=not args.no_progress, evaluate_fn=evaluate_fn, evaluate_every=evaluate_every,
+            progress=not args.no_progress, evaluate_fn=evaluate_fn, evaluate_every=evaluate_every, strategy=strategy,
         )
     except (training.NonFiniteLossError, training.CheckpointWriteError) as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)

@@ -1,11 +1,29 @@
 """The history buffer of generated images (Shrivastava et al., 2017), as CycleGAN uses it.
 
 The discriminator sees, half of the time, a fake from an earlier step instead of the
-newest one, which damps oscillation. The buffer, its fill count and its random generator
+newest one, which damps oscillation. The buffer, its fill count and its random counter
 are variables, so the pool lives in checkpoints and works inside ``tf.function``.
+
+Under a distribution strategy every replica keeps its own copy of the pool (variables with
+``synchronization=ON_READ``: a replica updates its local copy without talking to the others,
+where a mirrored variable would refuse an assignment in replica context). The copies hold
+the same images: a query gathers the fakes of all replicas (``all_gather``, in replica
+order, which is the order of the global batch), runs the one pool over the whole global
+batch with a counter-based random stream that every replica draws identically, and hands
+each replica back its own slice. So the pool behaves exactly as on one device with the
+global batch (training under MirroredStrategy matches the default strategy), and a
+checkpoint, which saves the first replica's copy (``ONLY_FIRST_REPLICA``), is the whole
+state. The price is one all-gather of the fakes per query, small next to the gradients'
+all-reduce.
 """
 
 import tensorflow as tf
+
+_LOCAL = dict(
+    trainable=False,
+    synchronization=tf.VariableSynchronization.ON_READ,
+    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+)
 
 
 class ImagePool(tf.Module):
@@ -19,26 +37,46 @@ class ImagePool(tf.Module):
     def __init__(self, size, image_shape, seed=0, name=None):
         super().__init__(name=name)
         self.size = int(size)
-        self.images = tf.Variable(tf.zeros([max(self.size, 1), *image_shape], tf.float32), trainable=False, name="images")
-        self.count = tf.Variable(0, dtype=tf.int32, trainable=False, name="count")
-        self.rng = tf.random.Generator.from_seed(seed)
+        self.seed = int(seed)
+        self.images = tf.Variable(tf.zeros([max(self.size, 1), *image_shape], tf.float32), name="images", **_LOCAL)
+        self.count = tf.Variable(0, dtype=tf.int32, name="count", **_LOCAL)
+        # Random draws are a function of (seed, draws so far): identical on every replica.
+        self.draws = tf.Variable(0, dtype=tf.int64, name="draws", **_LOCAL)
 
     def query(self, images):
         if self.size == 0:
             return images
         images = tf.cast(images, tf.float32)
-        outputs = tf.TensorArray(tf.float32, size=tf.shape(images)[0], element_shape=images.shape[1:])
-        for i in tf.range(tf.shape(images)[0]):
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return self._query_global(images)
+        sizes = context.all_gather(tf.shape(images)[:1], axis=0)
+        outputs = self._query_global(context.all_gather(images, axis=0))
+        replica = context.replica_id_in_sync_group
+        start = tf.reduce_sum(sizes[:replica])
+        return outputs[start:start + sizes[replica]]
+
+    def _query_global(self, images):
+        """The pool's rule over a batch, reading and writing the variables once each."""
+        n = tf.shape(images)[0]
+        draws = self.draws.read_value()
+        seed = tf.stack([tf.constant(self.seed, tf.int64), draws])
+        coins = tf.random.stateless_uniform([n], seed, 0.0, 1.0)
+        slots = tf.random.stateless_uniform([n], seed + [0, 1], 0, self.size, dtype=tf.int32)
+        buffer, count = self.images.read_value(), self.count.read_value()
+        outputs = tf.TensorArray(tf.float32, size=n, element_shape=images.shape[1:])
+        for i in tf.range(n):
             image = images[i]
-            coin = self.rng.uniform([], 0.0, 1.0)
-            slot = self.rng.uniform([], 0, self.size, dtype=tf.int32)
-            if self.count < self.size:
-                self.images[self.count].assign(image)
-                self.count.assign_add(1)
+            if count < self.size:
+                buffer = tf.tensor_scatter_nd_update(buffer, [[count]], image[None])
+                count += 1
                 outputs = outputs.write(i, image)
-            elif coin > 0.5:
-                outputs = outputs.write(i, self.images[slot])
-                self.images[slot].assign(image)
+            elif coins[i] > 0.5:
+                outputs = outputs.write(i, buffer[slots[i]])
+                buffer = tf.tensor_scatter_nd_update(buffer, [[slots[i]]], image[None])
             else:
                 outputs = outputs.write(i, image)
+        self.images.assign(buffer)
+        self.count.assign(count)
+        self.draws.assign(draws + 2)
         return outputs.stack()

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import config as config_io
+from . import distribute
 from .checkpoints import RunCheckpoint
 from .run_lock import RunLock
 from .summaries import TensorBoardLog, image_grid, save_grid
@@ -86,6 +87,28 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
+class _NoLog:
+    """What a non-chief worker logs: nothing (the chief writes TensorBoard)."""
+
+    def scalars(self, values, step):
+        pass
+
+    def grid(self, name, grid, step):
+        pass
+
+    def flush(self):
+        pass
+
+
+def _run_roles(strategy, run_dir, trainer):
+    """``(chief, run_dir, scratch_dir, log)``: the chief checks/writes ``config.json`` and keeps
+    checkpoints and logs; another multi-worker process writes nothing that stays (its
+    checkpoint copies go to a scratch folder that is deleted after each save)."""
+    if distribute.is_chief(strategy):
+        return True, prepare_run_dir(run_dir, trainer.family, trainer.config), None, TensorBoardLog(run_dir)
+    return False, Path(run_dir), distribute.scratch_dir(run_dir, strategy), _NoLog()
+
+
 def _progress(total, initial, enabled):
     if not enabled:
         return None
@@ -108,6 +131,8 @@ def _with_run_lock(train):
 
     @functools.wraps(train)
     def locked(trainer, dataset_fn, run_dir, **options):
+        if not distribute.is_chief(options.get("strategy")):  # other workers write nothing that stays
+            return train(trainer, dataset_fn, run_dir, **options)
         with RunLock(run_dir):
             return train(trainer, dataset_fn, run_dir, **options)
 
@@ -129,6 +154,7 @@ def fit(
     progress=True,
     evaluate_fn=None,
     evaluate_every=0,
+    strategy=None,
 ):
     """Train ``trainer`` until ``total_steps`` (counting steps of earlier, resumed runs).
 
@@ -146,6 +172,9 @@ def fit(
         evaluate_fn: ``trainer -> dict of floats`` (e.g. ``evaluation.training_evaluate_fn``),
             run every ``evaluate_every`` steps (0: never); each value is printed and logged
             to TensorBoard as ``eval/<name>``.
+        strategy: a ``tf.distribute.Strategy`` (``None``: the default one); the trainer must
+            have been created in its scope (``distribute.build_trainer``). Only the chief
+            writes the run's files (see ``_run_roles``) and holds the run folder's lock.
 
     Returns:
         ``FitResult``. Raises ``NonFiniteLossError`` on NaN/Inf (the last good checkpoint
@@ -153,16 +182,17 @@ def fit(
         ``RunLockedError`` when another live process trains into ``run_dir``, and
         ``CheckpointWriteError`` when a checkpoint cannot be written (the previous one is kept).
     """
-    run_dir = prepare_run_dir(run_dir, trainer.family, trainer.config)
-    step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief, run_dir, scratch, log = _run_roles(strategy, run_dir, trainer)
+    with strategy.scope():
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir, scratch_dir=scratch)
     resumed_from = checkpoint.restore_latest()
     step = int(step_var.numpy())
-    if resumed_from:
+    if resumed_from and chief:
         print(f"resuming {run_dir} from {Path(resumed_from).name} at step {step}")
-    train_step = tf.function(trainer.train_step, reduce_retracing=True)
-    log = TensorBoardLog(run_dir)
-    bar = _progress(total_steps, step, progress)
+    train_step = distribute.step_function(trainer.train_step, strategy)
+    bar = _progress(total_steps, step, progress and chief)
     losses, saved_at, images, started = {}, step if resumed_from else None, 0, time.perf_counter()
     interrupted = False
 
@@ -173,6 +203,8 @@ def fit(
             saved_at = step
 
     def write_samples():
+        if not chief:
+            return None
         grid_columns = trainer.sample(sample_batch)
         path = save_grid(grid_columns, run_dir / "samples" / f"step_{step:07d}.png")
         log.grid("samples", image_grid(grid_columns), step)
@@ -182,10 +214,11 @@ def fit(
         while step < total_steps and not interrupted:
             epoch, offset = divmod(step, steps_per_epoch)
             dataset = dataset_fn(epoch).skip(offset).take(min(steps_per_epoch - offset, total_steps - step))
-            for batch in dataset:
-                if sample_batch is None:
-                    sample_batch = batch
-                values = {k: float(v) for k, v in train_step(batch).items()}
+            for batch in distribute.distribute_dataset(strategy, dataset):
+                if sample_batch is None and chief:
+                    sample_batch = distribute.local_batch(strategy, batch)
+                outputs, batch_images = train_step(batch)
+                values = {k: float(v) for k, v in outputs.items()}
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
                 if bad:
                     raise NonFiniteLossError(
@@ -195,7 +228,7 @@ def fit(
                     )
                 step_var.assign_add(1)
                 step += 1
-                images += int(tf.shape(tf.nest.flatten(batch)[0])[0])
+                images += int(batch_images)
                 losses = values
                 rate = images / max(time.perf_counter() - started, 1e-9)
                 if bar is not None:
@@ -218,7 +251,7 @@ def fit(
     log.flush()
     if bar is not None:
         bar.close()
-    if interrupted:
+    if interrupted and chief:
         print(f"Stopped by signal {stop.signal} at step {step}; checkpoint saved in {checkpoint.directory}.")
     rate = images / max(time.perf_counter() - started, 1e-9)
     return FitResult(step, losses, rate, interrupted, checkpoint.latest, resumed_from)

@@ -2,6 +2,7 @@
 and other cross-cutting rules live in one place instead of in each ``train_step``."""
 
 import keras
+import tensorflow as tf
 
 
 def for_precision(optimizer):
@@ -25,6 +26,25 @@ def apply_gradients(optimizer, tape, loss, variables):
     variables = list(variables)
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         grads = tape.gradient(loss, variables, output_gradients=optimizer.scale_loss(keras.ops.ones_like(loss)))
+        grads = _agree_on_finiteness(optimizer, grads)
     else:
         grads = tape.gradient(loss, variables)
     optimizer.apply_gradients(zip(grads, variables))
+
+
+def _agree_on_finiteness(optimizer, grads):
+    """Make every replica's gradients non-finite when any replica's are.
+
+    Keras's ``LossScaleOptimizer`` decides "apply or skip and halve the scale" from gradients
+    before they are all-reduced: from the first replica's only (MirroredStrategy), or from
+    each replica's own (MultiWorkerMirroredStrategy), so an overflow on another replica would
+    reach the weights, or the replicas would disagree and hang in the all-reduce. One scalar
+    all-reduce makes them agree.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return grads
+    bad = 1.0 - tf.cast(optimizer.check_finite(grads), tf.float32)
+    any_bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad) > 0
+    poison = tf.where(any_bad, float("nan"), 0.0)
+    return [g if g is None else g + tf.cast(poison, g.dtype) for g in grads]
