@@ -40,7 +40,6 @@ TINY = {
 }
 PER_NOTEBOOK = {
     "pix2pix": {"TFGAN_NB_DATASET": "{facades_like}", "TFGAN_NB_DIRECTION": "BtoA"},
-    "cyclegan_horse2zebra": {"TFGAN_NB_DATASET": "demo-unpaired", "TFGAN_NB_LAMBDA_IDENTITY": "0"},
     # the zoo's resume cell then only restores each run (the other notebooks train after resuming)
     "translation_zoo": {"TFGAN_NB_RESUME_STEPS": "0"},
 }
@@ -148,8 +147,10 @@ def test_notebooks_are_what_the_build_script_writes():
             f"{name} differs from notebooks/build_notebooks.py: edit the script and run it"
 
 
+# The CycleGAN notebook runs on its default dataset (mocked tfds) below; the zoo also trains
+# CycleGAN on demo-unpaired, so a second run of it here would only cost CI time.
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem != "cyclegan_horse2zebra"], ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path, kernel_spec_dir):
     updates = {k: v.format(facades_like=write_facades_like(tmp_path / "facades_like")) if "{" in v else v
                for k, v in PER_NOTEBOOK[path.stem].items()}
