@@ -153,6 +153,9 @@ def _print_report(report, output):
             print(f"  samples labelled as the asked class by a digit classifier: {item['class_accuracy']:.1%} (chance 10%)")
         if "code_class_accuracy" in item:
             print(f"  best-mapping categorical code -> digit accuracy: {item['code_class_accuracy']:.1%}")
+        if "test_psnr_db" in item:
+            print(f"  held-out PSNR {item['test_psnr_db']:.2f} dB (untrained generator "
+                  f"{item['untrained_test_psnr_db']:.2f} dB, the input itself {item['input_test_psnr_db']:.2f} dB)")
     if "cyclegan" in report:
         print(f"CycleGAN PSNR gain over identity: {report['cyclegan']['psnr_gain_db']:+.1f} dB")
     print(f"report: {output / 'report.json'}")
