@@ -150,9 +150,10 @@ def test_samples_and_logs_are_written(tmp_path):
 
 
 @pytest.mark.parametrize("policy,epochs,expected", [
-    ("linear", [0, 98, 99, 100, 150, 199], [1, 1, 1, 1 - 1 / 101, 1 - 51 / 101, 1 - 100 / 101]),
+    # past the schedule's end the rate stays 0 (it once went negative: training then ascended and blew up)
+    ("linear", [0, 98, 99, 100, 150, 199, 200, 260], [1, 1, 1, 1 - 1 / 101, 1 - 51 / 101, 1 - 100 / 101, 0, 0]),
     ("step", [0, 49, 50, 120], [1, 1, 0.1, 0.01]),
-    ("cosine", [0, 100, 200], [1, 0.5, 0]),
+    ("cosine", [0, 100, 200, 260], [1, 0.5, 0, 0]),
     ("constant", [0, 500], [1, 1]),
 ])
 def test_learning_rate_policies(policy, epochs, expected):

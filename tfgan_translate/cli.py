@@ -121,7 +121,12 @@ def _run_train(args):
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(
         module.FAMILY, args.dataset, config, direction=args.direction, data_dir=args.data_dir, strict=args.strict
     )
-    total_steps = args.steps if args.steps is not None else (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
+    schedule_steps = (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
+    total_steps = args.steps if args.steps is not None else schedule_steps
+    if total_steps > schedule_steps and config.lr_policy in ("linear", "cosine"):
+        print(f"warning: --steps {total_steps} goes past the end of the {config.lr_policy} learning-rate schedule "
+              f"(step {schedule_steps} = {config.n_epochs} + {config.n_epochs_decay} epochs); the steps after it "
+              "train at learning rate 0. Train longer with more --epochs in a new run (--new-run).", file=sys.stderr)
     trainer = distribute.build_trainer(module, config, steps_per_epoch, strategy)
     evaluate_fn, evaluate_every = _train_evaluate_fn(args, trainer, steps_per_epoch)
     print(f"training {module.FAMILY} on {args.dataset} into {run_dir}: {steps_per_epoch} steps per epoch, "

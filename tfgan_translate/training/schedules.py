@@ -21,7 +21,7 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     - ``linear``: constant for ``n_epochs``, then linear decay toward 0 over
       ``n_epochs_decay`` (the reference rule ``1 - max(0, e + 1 - n_epochs) / (n_epochs_decay + 1)``
-      for 0-based epoch e).
+      for 0-based epoch e), and 0 from then on.
     - ``step``: times 0.1 every ``decay_epochs`` epochs.
     - ``cosine``: half a cosine from ``base_lr`` to 0 over ``n_epochs + n_epochs_decay``.
     - ``constant``: ``base_lr`` always.
@@ -44,7 +44,8 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         epoch = tf.cast(epoch, tf.float32)
         if self.policy == "linear":
             over = tf.maximum(0.0, epoch + 1.0 - self.n_epochs)
-            return 1.0 - over / float(self.n_epochs_decay + 1)
+            # 0 after the schedule's end (the reference never trains that long; a negative rate would ascend)
+            return tf.maximum(0.0, 1.0 - over / float(self.n_epochs_decay + 1))
         if self.policy == "step":
             return tf.pow(0.1, tf.floor(epoch / float(self.decay_epochs)))
         if self.policy == "cosine":
