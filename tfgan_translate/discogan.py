@@ -41,7 +41,7 @@ import tensorflow as tf
 from . import losses, networks
 from .networks.discogan import depth_for
 from .training import TrainConfig, adam_for, apply_gradients
-from .translation import mean_loss, seeded
+from .translation import mean_loss, seeded, take_two_domain_models
 
 FAMILY = "discogan"
 
@@ -131,14 +131,7 @@ class Trainer:
     def __init__(self, config=None, steps_per_epoch=1, models=None):
         self.config = config or Config()
         c = self.config
-        self.models = models or seeded(build_models, c)
-        self.generator_ab = self.models["generator_ab"]
-        self.generator_ba = self.models["generator_ba"]
-        self.discriminator_a = self.models["discriminator_a"]
-        self.discriminator_b = self.models["discriminator_b"]
-        self.generator_variables = self.generator_ab.trainable_variables + self.generator_ba.trainable_variables
-        self.discriminator_variables = (
-            self.discriminator_a.trainable_variables + self.discriminator_b.trainable_variables)
+        take_two_domain_models(self, models or seeded(build_models, c))
         # The generator optimizer steps update_interval - 1 times per batch; its schedule counts epochs of data.
         self.generator_optimizer = adam_for(c, steps_per_epoch * (c.update_interval - 1))
         self.discriminator_optimizer = adam_for(c, steps_per_epoch)

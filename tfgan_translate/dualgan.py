@@ -46,7 +46,7 @@ import tensorflow as tf
 from . import losses, networks
 from .networks.discogan import depth_for
 from .training import apply_gradients, rmsprop_for, seed_states
-from .translation import TranslationConfig, build_generator, mean_loss, seeded
+from .translation import TranslationConfig, build_generator, mean_loss, seeded, take_two_domain_models
 
 FAMILY = "dualgan"
 LIPSCHITZ = ("clip", "gp", "none")
@@ -131,14 +131,7 @@ class Trainer:
     def __init__(self, config=None, steps_per_epoch=1, models=None):
         self.config = config or Config()
         c = self.config
-        self.models = models or seeded(build_models, c)
-        self.generator_ab = self.models["generator_ab"]
-        self.generator_ba = self.models["generator_ba"]
-        self.discriminator_a = self.models["discriminator_a"]
-        self.discriminator_b = self.models["discriminator_b"]
-        self.generator_variables = self.generator_ab.trainable_variables + self.generator_ba.trainable_variables
-        self.discriminator_variables = (
-            self.discriminator_a.trainable_variables + self.discriminator_b.trainable_variables)
+        take_two_domain_models(self, models or seeded(build_models, c))
         self.generator_optimizer = rmsprop_for(c, steps_per_epoch)
         # The critics' optimizer steps n_critic times per batch; its schedule counts epochs of data.
         self.discriminator_optimizer = rmsprop_for(c, steps_per_epoch * c.n_critic)

@@ -102,3 +102,16 @@ def seeded(build_models, config):
     so that the same config starts from the same weights (and dropout seeds)."""
     keras.utils.set_random_seed(config.seed)
     return build_models(config)
+
+
+def take_two_domain_models(trainer, models):
+    """Give an unpaired family's trainer its four models as attributes (``generator_ab``,
+    ``generator_ba``, ``discriminator_a``, ``discriminator_b``) and the variables its two
+    optimizers own: both generators' (``generator_variables``) and both discriminators'."""
+    trainer.models = models
+    trainer.generator_ab, trainer.generator_ba = models["generator_ab"], models["generator_ba"]
+    trainer.discriminator_a, trainer.discriminator_b = models["discriminator_a"], models["discriminator_b"]
+    trainer.generator_variables = trainer.generator_ab.trainable_variables + trainer.generator_ba.trainable_variables
+    trainer.discriminator_variables = (
+        trainer.discriminator_a.trainable_variables + trainer.discriminator_b.trainable_variables
+    )
