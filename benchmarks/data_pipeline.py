@@ -17,6 +17,7 @@ every image decoded and jittered (two per paired or unpaired example). Sources:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -109,6 +110,7 @@ def main():
         print(f"{args.size} px crops, batch {args.batch_size}, {args.batches} timed batches, "
               f"{os.cpu_count()} CPU cores; aligned source: {aligned_dir}")
         print(f"{'pipeline':38s} {'build s':>8s} {'examples/s':>11s} {'images/s':>9s}")
+        results = {"size": args.size, "batch_size": args.batch_size, "pipelines": {}}
         with tfds.testing.mock_data(num_examples=64, data_dir=str(tmp / "tfds"),
                                     policy=tfds.testing.MockPolicy.USE_CODE):
             for name, build, per_example in pipelines:
@@ -117,6 +119,8 @@ def main():
                 built = time.perf_counter() - start
                 examples, images = throughput(ds, args.batches, args.warmup, per_example)
                 print(f"{name:38s} {built:8.2f} {examples:11.1f} {images:9.1f}")
+                results["pipelines"][name] = {"build_s": round(built, 2), "examples_per_s": round(examples, 1),
+                                              "images_per_s": round(images, 1)}
 
         folder = write_jpegs(tmp / "check", args.check_files, 256, 256, seed=3)
         paths = sorted(str(p) for p in folder.iterdir())
@@ -130,6 +134,8 @@ def main():
         again = time.perf_counter() - start
         print(f"bad-file check of {len(paths)} 256 px JPEGs: {len(paths) / first:.0f} files/s "
               f"(full decode), {len(paths) / again:.0f} files/s when unchanged (stat only)")
+        results["bad_file_check_files_per_s"] = {"full_decode": round(len(paths) / first), "unchanged": round(len(paths) / again)}
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Train-step speed of the paper-size pix2pix and CycleGAN, with FLOP utilisation.
 
-    python benchmarks/train_step.py --model cyclegan --size 256 [--precision mixed_bfloat16] [--torch]
+    python benchmarks/train_step.py --model cyclegan --size 256 [--precision mixed_bfloat16] [--torch] [--data]
+    python benchmarks/train_step.py --all      # both models, 256 and 64 px, float32 and bf16, with torch
 
 Prints, for the paper's configuration (CycleGAN resnet_9blocks + 70x70 PatchGANs with identity
 loss; pix2pix unet_256 + conditional PatchGAN) at batch 1:
@@ -12,12 +13,22 @@ loss; pix2pix unet_256 + conditional PatchGAN) at batch 1:
 - ``model_gflop_per_step``: FLOPs counted from the layers (see ``count_flops``): each pass that is
   back-propagated costs 3x its forward FLOPs (forward, gradient w.r.t. inputs, w.r.t. weights);
 - ``matmul_gflop_s``: dense float32 (or bfloat16) matmul throughput measured in the same run;
-- ``flop_utilisation``: model FLOP/s divided by matmul FLOP/s.
+- ``flop_utilisation``: model FLOP/s divided by matmul FLOP/s;
+- ``tracing_count``: how often the step was traced (1: no retracing).
 
-With ``--torch`` it also runs ``../shared/bench/torch_cyclegan_step.py`` (the reference layout in
-PyTorch) in its own virtual environment (``--torch-python``, default: create
-``benchmarks/.torch-venv`` with ``torch==2.13.0``) right after ours, and prints our step time divided
-by its step time. The last line is one JSON object with every figure.
+With ``--data`` the step is also fed from a real input pipeline (JPEG folders written for the
+run, decoded with the training jitter): ``pipeline_images_per_s`` (the pipeline alone),
+``step_demand_images_per_s`` (images the step consumes per second) and
+``data_wait_fraction`` (share of a training step's wall time spent waiting for the next batch).
+
+With ``--torch`` it also runs the PyTorch reference step of the same model
+(``../shared/bench/torch_cyclegan_step.py``, or ``benchmarks/torch_pix2pix_step.py``) in its own
+virtual environment (``--torch-python``, default: create ``benchmarks/.torch-venv`` with
+``torch==2.13.0``) right after ours, and prints our step time divided by its step time.
+
+``--all`` runs every configuration in its own process (so peak memory is per configuration),
+PyTorch once per model and size, and prints a table. The last line is always one JSON object
+with every figure.
 """
 
 import argparse
@@ -28,6 +39,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +52,11 @@ from tfgan_translate import cyclegan, pix2pix  # noqa: E402
 from tfgan_translate.training import distribute  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TORCH_SCRIPT = REPO.parent / "shared" / "bench" / "torch_cyclegan_step.py"
+TORCH_SCRIPTS = {
+    "cyclegan": REPO.parent / "shared" / "bench" / "torch_cyclegan_step.py",
+    "pix2pix": REPO / "benchmarks" / "torch_pix2pix_step.py",
+}
+MODELS, SIZES = ("cyclegan", "pix2pix"), (256, 64)
 
 
 def conv_flops(model, input_shape):
@@ -96,6 +112,21 @@ def build(model_name, size):
     return pix2pix.Trainer(pix2pix.Config(image_size=size))
 
 
+def finite(losses):
+    return all(v == v and abs(v) != float("inf") for v in losses.values())
+
+
+def run_steps(step, batches, count):
+    """Wall time of ``count`` calls of ``step`` on batches drawn from ``batches`` (results fetched)."""
+    times = []
+    for _ in range(count):
+        batch = next(batches)
+        started = time.perf_counter()
+        losses = {k: float(v) for k, v in step(batch).items()}
+        times.append(time.perf_counter() - started)
+    return times, losses
+
+
 def measure(model_name, size, steps, precision):
     distribute.set_precision(precision)
     started = time.perf_counter()
@@ -103,19 +134,14 @@ def measure(model_name, size, steps, precision):
     build_s = time.perf_counter() - started
     batch = {"a": tf.random.uniform([1, size, size, 3], -1, 1, seed=1),
              "b": tf.random.uniform([1, size, size, 3], -1, 1, seed=2)}
+    fixed = iter(lambda: batch, None)
     step = tf.function(trainer.train_step, reduce_retracing=True)
-    started = time.perf_counter()
-    first_losses = {k: float(v) for k, v in step(batch).items()}
-    first_step_s = time.perf_counter() - started
-    times = []
-    for _ in range(steps):
-        started = time.perf_counter()
-        losses = {k: float(v) for k, v in step(batch).items()}
-        times.append(time.perf_counter() - started)
+    (first_step_s,), first_losses = run_steps(step, fixed, 1)
+    times, losses = run_steps(step, fixed, steps)
     step_s = statistics.median(times)
     flops = count_flops(model_name, trainer, size)
     matmul = matmul_flops_per_second(tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32)
-    return {
+    return trainer, step, {
         "model": model_name, "size": size, "batch": 1, "precision": precision, "steps": steps,
         "build_s": round(build_s, 2), "first_step_s": round(first_step_s, 2), "step_s": round(step_s, 4),
         "step_s_all": [round(t, 4) for t in times], "images_per_s": round(1 / step_s, 3),
@@ -123,8 +149,49 @@ def measure(model_name, size, steps, precision):
         "model_gflop_per_step": round(flops / 1e9, 2), "matmul_gflop_s": round(matmul / 1e9, 2),
         "flop_utilisation": round(flops / step_s / matmul, 3),
         "tracing_count": step.experimental_get_tracing_count(),
-        "losses_finite": all(map(lambda v: v == v and abs(v) != float("inf"), {**first_losses, **losses}.values())),
+        "losses_finite": finite(first_losses) and finite(losses),
     }
+
+
+def input_pipeline(model_name, size, folder):
+    """The training pipeline of ``model_name`` (resize to 286/256 x size, random crop, mirror) over
+    JPEG folders written for the run: side-by-side pairs for pix2pix, trainA/trainB for CycleGAN."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from data_pipeline import write_jpegs
+
+    from tfgan_translate import data
+
+    options = dict(batch_size=1, image_size=size, repeat=True, seed=0)
+    if model_name == "pix2pix":
+        return data.aligned_folder(write_jpegs(folder / "pairs", 32, 300, 600, seed=0), **options)
+    write_jpegs(folder / "trainA", 32, 300, 300, seed=1)
+    write_jpegs(folder / "trainB", 32, 300, 300, seed=2)
+    return data.unaligned_folder(folder, **options)
+
+
+def measure_data(model_name, size, step, steps, step_s):
+    """Feed ``step`` from the real pipeline: the pipeline's own rate, the step's demand, and the
+    share of a step's wall time spent waiting for data."""
+    with tempfile.TemporaryDirectory() as tmp:
+        batches = iter(input_pipeline(model_name, size, Path(tmp)))
+        next(batches)
+        started = time.perf_counter()
+        for _ in range(20):
+            next(batches)
+        pipeline_images_per_s = 2 * 20 / (time.perf_counter() - started)
+        waits, totals = [], []
+        for _ in range(steps):
+            started = time.perf_counter()
+            batch = next(batches)
+            waited = time.perf_counter() - started
+            losses = step(batch)
+            float(next(iter(losses.values())))  # waits for the step to finish
+            waits.append(waited)
+            totals.append(time.perf_counter() - started)
+    return {"pipeline_images_per_s": round(pipeline_images_per_s, 1),
+            "step_demand_images_per_s": round(2 / step_s, 3),
+            "data_wait_fraction": round(sum(waits) / sum(totals), 4),
+            "tracing_count_after_data": step.experimental_get_tracing_count()}
 
 
 def torch_python(path):
@@ -140,36 +207,98 @@ def torch_python(path):
     return str(python)
 
 
-def measure_torch(python, size, steps):
-    done = subprocess.run([python, str(TORCH_SCRIPT), str(size), str(steps)], capture_output=True, text=True,
-                          check=True)
+def measure_torch(python, model_name, size, steps):
+    script = TORCH_SCRIPTS[model_name]
+    if not script.exists():
+        raise SystemExit(f"the PyTorch baseline {script} is missing (it lives in ../shared/bench beside the checkout)")
+    done = subprocess.run([python, str(script), str(size), str(steps)], capture_output=True, text=True, check=True)
     figures = dict(re.findall(r"(first_step_s|step_s|img_per_s) ([\d.]+)", done.stdout))
     return {"torch_step_s": float(figures["step_s"]), "torch_first_step_s": float(figures["first_step_s"]),
             "torch_version_line": done.stdout.splitlines()[0]}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=("cyclegan", "pix2pix"), default="cyclegan")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps after the first")
-    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32")
-    parser.add_argument("--torch", action="store_true", help="also time the PyTorch reference step (CycleGAN)")
-    parser.add_argument("--torch-python", help="python of an environment with torch (default: benchmarks/.torch-venv)")
-    args = parser.parse_args(argv)
-    result = measure(args.model, args.size, args.steps, args.precision)
-    print(f"{args.model} {args.size} px batch 1 {args.precision}: build {result['build_s']} s, "
+def report(result):
+    print(f"{result['model']} {result['size']} px batch 1 {result['precision']}: build {result['build_s']} s, "
           f"first step {result['first_step_s']} s, step {result['step_s']} s ({result['images_per_s']} images/s), "
           f"peak RSS {result['peak_rss_mb']} MB")
     print(f"model {result['model_gflop_per_step']} GFLOP/step; matmul {result['matmul_gflop_s']} GFLOP/s; "
           f"FLOP utilisation {result['flop_utilisation']:.1%}; traced {result['tracing_count']} time(s)")
-    if args.torch:
-        if args.model != "cyclegan":
-            parser.error("--torch compares the CycleGAN step (the PyTorch baseline is a CycleGAN step)")
-        result.update(measure_torch(torch_python(args.torch_python), args.size, args.steps))
-        result["ours_over_torch_step"] = round(result["step_s"] / result["torch_step_s"], 3)
+    if "data_wait_fraction" in result:
+        print(f"input pipeline {result['pipeline_images_per_s']} images/s alone vs the step's demand "
+              f"{result['step_demand_images_per_s']} images/s; waiting for data: "
+              f"{result['data_wait_fraction']:.2%} of a step; traced {result['tracing_count_after_data']} time(s)")
+    if "torch_step_s" in result:
         print(f"{result['torch_version_line']}: step {result['torch_step_s']} s, first step "
               f"{result['torch_first_step_s']} s; ours / torch step time = {result['ours_over_torch_step']}")
+
+
+def bf16_supported():
+    """bfloat16 matmuls are fast on CPUs with AVX512_BF16 or AMX (and on GPUs)."""
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def run_all(args):
+    """Every model x size x precision in its own process; PyTorch once per model and size."""
+    precisions = ["float32"] + (["mixed_bfloat16"] if bf16_supported() else [])
+    results = []
+    for model_name in MODELS:
+        for size in SIZES:
+            torch_result = None
+            for precision in precisions:
+                command = [sys.executable, __file__, "--model", model_name, "--size", str(size),
+                           "--steps", str(args.steps), "--precision", precision, "--data"]
+                done = subprocess.run(command, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                if args.torch:
+                    torch_result = torch_result or measure_torch(torch_python(args.torch_python), model_name, size,
+                                                                 args.steps)
+                    result.update(torch_result)
+                    result["ours_over_torch_step"] = round(result["step_s"] / result["torch_step_s"], 3)
+                report(result)
+                results.append(result)
+    header = (f"{'model':9s} {'px':>4s} {'precision':15s} {'first s':>8s} {'step s':>8s} {'img/s':>7s} "
+              f"{'RSS MB':>7s} {'GFLOP':>7s} {'util':>6s} {'wait':>6s} {'torch s':>8s} {'ours/torch':>10s}")
+    print(header)
+    for r in results:
+        print(f"{r['model']:9s} {r['size']:4d} {r['precision']:15s} {r['first_step_s']:8.2f} {r['step_s']:8.3f} "
+              f"{r['images_per_s']:7.2f} {r['peak_rss_mb']:7.0f} {r['model_gflop_per_step']:7.1f} "
+              f"{r['flop_utilisation']:6.1%} {r['data_wait_fraction']:6.1%} {r.get('torch_step_s', float('nan')):8.3f} "
+              f"{r.get('ours_over_torch_step', float('nan')):10.3f}")
+    return {"results": results}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=MODELS, default="cyclegan")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps after the first")
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32")
+    parser.add_argument("--data", action="store_true", help="also feed the step from a real input pipeline")
+    parser.add_argument("--torch", action="store_true", help="also time the PyTorch reference step")
+    parser.add_argument("--torch-python", help="python of an environment with torch (default: benchmarks/.torch-venv)")
+    parser.add_argument("--all", action="store_true",
+                        help="cyclegan and pix2pix at 256 and 64 px, float32 and (where fast) mixed_bfloat16, "
+                             "with --data and --torch")
+    args = parser.parse_args(argv)
+    if args.all:
+        args.torch = True
+        print(json.dumps(run_all(args)))
+        return
+    _, step, result = measure(args.model, args.size, args.steps, args.precision)
+    if args.data:
+        result.update(measure_data(args.model, args.size, step, args.steps, result["step_s"]))
+    if args.torch:
+        result.update(measure_torch(torch_python(args.torch_python), args.model, args.size, args.steps))
+        result["ours_over_torch_step"] = round(result["step_s"] / result["torch_step_s"], 3)
+    report(result)
     print(json.dumps(result))
 
 

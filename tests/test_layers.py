@@ -1,8 +1,9 @@
 import numpy as np
 import keras
 import pytest
+import tensorflow as tf
 
-from tfgan_translate.layers import InstanceNormalization, ReflectionPadding2D
+from tfgan_translate.layers import ConvTranspose2D, InstanceNormalization, ReflectionPadding2D
 
 
 def numpy_instance_norm(x, eps=1e-5):
@@ -51,6 +52,108 @@ def test_instance_norm_float16_input_keeps_float32_statistics():
     np.testing.assert_allclose(got, numpy_instance_norm(x.astype(np.float64)), atol=2e-2)
 
 
+def formula_instance_norm(x, eps=1e-5):
+    """The textbook formula in TensorFlow ops, whose automatic gradients are the reference."""
+    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(variance + eps)
+
+
+def first_and_second_gradients(norm, x, weights, probe):
+    """d<norm(x), weights>/dx, and the gradient of a gradient penalty built from it (what
+    WGAN-GP differentiates through a critic's instance norms)."""
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = norm(x)
+            loss = tf.reduce_sum(y * weights)
+        grad = inner.gradient(loss, x)
+        penalty = tf.reduce_sum(grad * grad * probe)
+    return y, grad, outer.gradient(penalty, x)
+
+
+@pytest.mark.parametrize("batch", [1, 3, None])
+def test_instance_norm_gradients_first_and_second_order_match_the_formula(batch):
+    """Samples are normalised one by one when the batch size is known, or folded into channels
+    when it is not (``batch=None``); both must give the formula's values and derivatives."""
+    rng = np.random.default_rng(4)
+    n = batch or 3
+    x = tf.constant((rng.normal(size=(n, 6, 5, 4)) * rng.uniform(0.5, 3, (n, 1, 1, 4)) + 2).astype(np.float32))
+    weights = tf.constant(rng.normal(size=x.shape).astype(np.float32))
+    probe = tf.constant(rng.normal(size=x.shape).astype(np.float32))
+    layer = InstanceNormalization()
+    spec = [tf.TensorSpec([batch, 6, 5, 4], tf.float32)] * 3
+    ours = tf.function(lambda x, w, p: first_and_second_gradients(layer, x, w, p), input_signature=spec)
+    want = first_and_second_gradients(formula_instance_norm, x, weights, probe)
+    for got, expected in zip(ours(x, weights, probe), want):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_instance_norm_bfloat16_keeps_the_dtype_and_the_values():
+    layer = InstanceNormalization(dtype="mixed_bfloat16")
+    x = np.random.default_rng(5).normal(size=(2, 16, 16, 3)).astype(np.float32) * 4 + 10
+    got = layer(x)
+    assert got.dtype == "bfloat16"
+    np.testing.assert_allclose(np.asarray(tf.cast(got, tf.float32)), numpy_instance_norm(x.astype(np.float64)), atol=3e-2)
+
+
+# (kernel, stride, padding, output_padding): ResNet's k3 s2 p1 op1, U-Net's k4 s2 p1, and
+# geometries that reach every computation ConvTranspose2D chooses from.
+TRANSPOSED_GEOMETRIES = [(3, 2, 1, 1), (4, 2, 1, 0), (3, 1, 1, 0), (5, 2, 2, 1), (4, 2, 2, 0), (3, 2, 0, 0), (7, 3, 3, 2)]
+
+
+def pytorch_conv_transpose(x, kernel, bias, k, s, p, op):
+    """nn.ConvTranspose2d by its definition: Keras' full transposed convolution, then PyTorch's
+    crop of ``p`` rows/columns at the top/left and ``p - op`` at the bottom/right."""
+    n, h, w, _ = x.shape
+    full = tf.nn.conv2d_transpose(x, kernel, [n, (h - 1) * s + k, (w - 1) * s + k, kernel.shape[2]], s, "VALID")
+    return full[:, p:full.shape[1] - (p - op), p:full.shape[2] - (p - op), :] + bias
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("k,s,p,op", TRANSPOSED_GEOMETRIES)
+def test_conv_transpose_is_pytorch_conv_transpose_with_its_gradients(k, s, p, op, policy):
+    rng = np.random.default_rng(k * 100 + s * 10 + p)
+    layer = ConvTranspose2D(5, k, strides=s, padding=p, output_padding=op, bias_initializer="random_normal",
+                            dtype=policy)
+    x = tf.constant(rng.normal(size=(2, 6, 7, 4)).astype(np.float32))
+    layer.build(x.shape)
+    dy = tf.constant(rng.normal(size=layer.compute_output_shape(x.shape)).astype(np.float32))
+    compute = tf.as_dtype(layer.compute_dtype)
+    x_in = tf.cast(x, compute)
+    with tf.GradientTape() as tape:
+        tape.watch(x_in)
+        y = layer(x_in)
+    got = [y, *tape.gradient(y, [x_in, layer.kernel.value], tf.cast(dy, compute))]
+
+    # The definition in float32, from the same inputs and weights rounded to the compute dtype.
+    rounded = lambda t: tf.cast(tf.cast(t, compute), tf.float32)  # noqa: E731
+    x32, kernel32 = rounded(x), rounded(layer.kernel.value)
+    with tf.GradientTape() as tape:
+        tape.watch([x32, kernel32])
+        y32 = pytorch_conv_transpose(x32, kernel32, rounded(layer.bias.value), k, s, p, op)
+    want = [y32, *tape.gradient(y32, [x32, kernel32], dy)]
+    assert y.shape == y32.shape == dy.shape
+    tolerance = dict(rtol=1e-5, atol=1e-5) if compute == tf.float32 else dict(rtol=3e-2, atol=8e-2)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(tf.cast(g, tf.float32).numpy(), w.numpy(), **tolerance)
+
+
+def test_conv_transpose_geometries_cover_every_computation():
+    used = {ConvTranspose2D(2, k, strides=s, padding=p, output_padding=op).algorithm(dtype)
+            for k, s, p, op in TRANSPOSED_GEOMETRIES for dtype in ("float32", "bfloat16")}
+    assert used == {"same", "explicit", "sub_pixel", "crop"}
+    assert ConvTranspose2D(2, 4, strides=2, padding=1).algorithm("float32") == "same"  # the U-Net's
+    assert ConvTranspose2D(2, 3, strides=2, padding=1, output_padding=1).algorithm("bfloat16") == "sub_pixel"
+
+
+def test_conv_transpose_refuses_an_output_padding_pytorch_refuses():
+    with pytest.raises(ValueError, match="output_padding"):
+        ConvTranspose2D(2, 3, strides=2, padding=0, output_padding=1)
+    with pytest.raises(ValueError, match="output_padding"):
+        ConvTranspose2D(2, 3, strides=1, padding=1, output_padding=1)
+
+
 def test_reflection_padding_mirrors_without_repeating_the_edge():
     x = np.arange(12, dtype=np.float32).reshape(1, 3, 4, 1)
     got = np.asarray(ReflectionPadding2D(((1, 2), (2, 1)))(x))[0, ..., 0]
@@ -80,6 +183,7 @@ def test_custom_layers_round_trip_through_keras_save(tmp_path):
     y = ReflectionPadding2D(((2, 1), (0, 3)), name="pad")(inputs)
     y = keras.layers.Conv2D(4, 3, name="conv")(y)
     y = InstanceNormalization(affine=True, epsilon=1e-3, name="norm")(y)
+    y = ConvTranspose2D(2, 3, strides=2, padding=1, output_padding=1, name="up")(y)
     model = keras.Model(inputs, y)
     model.get_layer("norm").gamma.assign([0.5, 1.5, 2.0, 1.0])
     x = np.random.default_rng(3).normal(size=(2, 8, 8, 3)).astype(np.float32)
@@ -87,3 +191,5 @@ def test_custom_layers_round_trip_through_keras_save(tmp_path):
     assert loaded.get_layer("pad").padding == ((2, 1), (0, 3))
     assert loaded.get_layer("norm").epsilon == pytest.approx(1e-3)
     assert loaded.get_layer("norm").affine is True
+    up = loaded.get_layer("up")
+    assert (up.crop, up.extra, up.output.shape[1:]) == (1, 1, (18, 18, 2))

@@ -144,7 +144,7 @@ def test_resnet_layer_order_follows_the_reference():
     down = ["ZeroPadding2D", "Conv2D", "InstanceNormalization", "ReLU"]
     block = ["ReflectionPadding2D", "Conv2D", "InstanceNormalization", "ReLU",
              "ReflectionPadding2D", "Conv2D", "InstanceNormalization", "Add"]
-    up = ["Conv2DTranspose", "Cropping2D", "InstanceNormalization", "ReLU"]
+    up = ["ConvTranspose2D", "InstanceNormalization", "ReLU"]
     head = ["ReflectionPadding2D", "Conv2D", "Activation"]
     assert kinds == stem + down * 2 + block + up * 2 + head
 

@@ -44,7 +44,7 @@ def run(family, run_dir, total_steps, a, b, config_overrides=None, **fit_options
     trainer = trainer_class(config, steps_per_epoch=len(a) // config.batch_size)
     result = training.fit(
         trainer, dataset_fn_for(a, b, config.batch_size), run_dir, steps_per_epoch=len(a) // config.batch_size,
-        total_steps=total_steps, progress=False, sample_every=0, checkpoint_every=0, **fit_options,
+        total_steps=total_steps, **{"progress": False, "sample_every": 0, "checkpoint_every": 0, **fit_options},
     )
     return trainer, result
 
@@ -61,6 +61,16 @@ def test_reconstruction_loss_falls(tmp_path, family, loss_key):
     # CycleGAN's ratio is 0.77-0.82 over image-pool random streams (measured with 5 seeds each of
     # the old and the per-replica pool), so 0.8 passed or failed by the draw of the pool's seed.
     assert np.mean(history[-4:]) < 0.85 * np.mean(history[:4]), history
+
+
+@pytest.mark.parametrize("family", ["pix2pix", "cyclegan"])
+def test_the_train_step_is_traced_once_across_epochs_and_partial_epochs(tmp_path, family):
+    """Tracing a paper-size step takes seconds; a retrace per epoch (a new dataset, a shorter
+    last epoch, sample grids in between) would pay it again and again."""
+    a, b = paired_arrays()
+    _, result = run(family, tmp_path, 10, a, b, sample_every=3)  # 4 steps per epoch: 4 + 4 + 2
+    assert result.step == 10
+    assert result.step_tracings == 1
 
 
 @pytest.mark.slow

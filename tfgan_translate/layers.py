@@ -6,6 +6,7 @@ not work with Keras 3, so these are our own, numerically equal to PyTorch's
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -21,6 +22,55 @@ def _pair_of_pairs(padding, name):
         f"{name}: padding must be an int, (pad_h, pad_w) or ((top, bottom), (left, right)); "
         f"got {padding!r}"
     )
+
+
+def _batch_norm_formula(x, epsilon):
+    """Batch norm over axes 0-2 without scale and offset, written out (float32)."""
+    x = tf.cast(x, tf.float32)
+    mean, variance = tf.nn.moments(x, axes=[0, 1, 2], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(variance + epsilon)
+
+
+def training_batch_norm(x, epsilon):
+    """Batch norm in training mode over axes 0-2, without scale and offset.
+
+    The value and its gradient come from TensorFlow's fused kernels (FusedBatchNormV3 and
+    its gradient op). TensorFlow's own second derivative of that gradient op leaves out the
+    path through the batch statistics and is wrong, so second derivatives (a gradient
+    penalty through an instance-normalised critic) are taken from the formula instead.
+    """
+    epsilon = float(epsilon)
+
+    @tf.custom_gradient
+    def normalize(x):
+        ones = tf.ones(tf.shape(x)[-1:])
+        y, _, _, mean, variance, reserve = tf.raw_ops.FusedBatchNormV3(
+            x=x, scale=ones, offset=tf.zeros_like(ones), mean=tf.zeros([0]), variance=tf.zeros([0]),
+            epsilon=epsilon, is_training=True,
+        )
+
+        @tf.custom_gradient
+        def backward(x, dy):
+            dx = tf.raw_ops.FusedBatchNormGradV3(
+                y_backprop=dy, x=x, scale=ones, reserve_space_1=mean, reserve_space_2=variance,
+                reserve_space_3=reserve, epsilon=epsilon, is_training=True,
+            )[0]
+
+            def second_order(ddx):
+                with tf.GradientTape() as outer:
+                    outer.watch([x, dy])
+                    with tf.GradientTape() as inner:
+                        inner.watch(x)
+                        formula = _batch_norm_formula(x, epsilon)
+                    dx_formula = inner.gradient(formula, x, output_gradients=tf.cast(dy, tf.float32))
+                ddx_x, ddx_dy = outer.gradient(dx_formula, [x, dy], output_gradients=tf.cast(ddx, dx_formula.dtype))
+                return tf.cast(ddx_x, x.dtype), tf.cast(ddx_dy, dy.dtype)
+
+            return dx, second_order
+
+        return y, lambda dy: backward(x, dy)
+
+    return normalize(x)
 
 
 @keras.saving.register_keras_serializable(package="tfgan_translate")
@@ -53,12 +103,32 @@ class InstanceNormalization(keras.layers.Layer):
             self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
 
     def call(self, inputs):
-        x = ops.cast(inputs, "float32")
-        mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        # Instance norm is batch norm in training mode with each sample on its own: one fused
+        # kernel (and one fused gradient) per sample instead of a chain of element-wise ops,
+        # about 2-4x faster on CPU. Statistics are float32 for any input dtype.
+        if inputs.shape[0] is not None:
+            samples = [inputs] if inputs.shape[0] == 1 else ops.split(inputs, inputs.shape[0], axis=0)
+            y = ops.concatenate([self._normalize_one(x) for x in samples], axis=0)
+        else:
+            y = self._normalize_batch(inputs)
         if self.affine:
-            y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
+            y = ops.cast(y, "float32") * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
         return ops.cast(y, self.compute_dtype)
+
+    def _fused_training_norm(self, x):
+        return training_batch_norm(x, self.epsilon)
+
+    def _normalize_one(self, x):
+        """One sample (batch of 1): batch norm over its height and width."""
+        return self._fused_training_norm(x)
+
+    def _normalize_batch(self, x):
+        """A batch of unknown size: samples moved into channels so each gets its own statistics."""
+        shape = tf.shape(x)
+        n, h, w, c = shape[0], shape[1], shape[2], shape[3]
+        folded = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), tf.stack([1, h, w, n * c]))
+        y = self._fused_training_norm(folded)
+        return tf.transpose(tf.reshape(y, tf.stack([h, w, n, c])), [2, 0, 1, 3])
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -98,3 +168,131 @@ class ReflectionPadding2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="tfgan_translate")
+class ConvTranspose2D(keras.layers.Conv2DTranspose):
+    """A transposed convolution with PyTorch's ``nn.ConvTranspose2d`` geometry.
+
+    The output has ``(H - 1) * stride - 2 * padding + kernel + output_padding`` rows (and
+    likewise columns): the full transposed convolution without ``padding`` rows at the top
+    and ``padding - output_padding`` at the bottom, as PyTorch crops it. Weights are those of
+    ``keras.layers.Conv2DTranspose`` (kernel ``(kh, kw, filters, in_channels)``).
+
+    The arithmetic is always that one; the kernels that compute it are chosen for speed,
+    since Keras' full "valid" output followed by a crop trains 2-3x slower on CPU:
+
+    - TensorFlow's "SAME" transposed convolution when its geometry is PyTorch's (k4 s2 p1, the
+      U-Net's): the fastest in every dtype;
+    - float32: the input-gradient of the matching padded convolution (explicit padding);
+    - other dtypes (bfloat16 on CPU has no fast explicit-padding kernel), stride 2 with an
+      output twice the input: the sub-pixel form, one small convolution per output phase
+      (the taps of the kernel that reach that phase) interleaved by ``depth_to_space``,
+      which does exactly the transposed convolution's multiply-adds;
+    - otherwise the full output, cropped.
+
+    Args:
+        filters, kernel_size, strides: as ``keras.layers.Conv2DTranspose``.
+        padding: rows/columns PyTorch removes from each side (an int).
+        output_padding: rows/columns given back at the bottom/right (an int, at most
+            ``padding`` and smaller than ``strides``).
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding=0, output_padding=0, **kwargs):
+        for key in ("data_format", "dilation_rate"):
+            kwargs.pop(key, None)
+        super().__init__(filters, kernel_size, strides=strides, padding="valid", **kwargs)
+        self.crop = int(padding)
+        self.extra = int(output_padding)
+        if self.extra > self.crop or self.extra >= max(self.strides):
+            raise ValueError(
+                f"{self.name}: output_padding ({self.extra}) must be at most padding ({self.crop}) "
+                f"and smaller than the stride {self.strides}"
+            )
+
+    def _output_size(self, size, axis):
+        if size is None:
+            return None
+        return (size - 1) * self.strides[axis] - 2 * self.crop + self.kernel_size[axis] + self.extra
+
+    def _same_is_pytorch(self):
+        """TensorFlow's "SAME" transposed convolution has this geometry: an output ``stride``
+        times the input, cropped by ``(kernel - stride) // 2`` at the top (e.g. k4 s2 p1)."""
+        return all(
+            k + self.extra - 2 * self.crop == s and (k - s) // 2 == self.crop
+            for k, s in zip(self.kernel_size, self.strides)
+        )
+
+    def _phase_taps(self, axis):
+        """For output phases 0 and 1 along ``axis`` (stride 2): (input offset, kernel tap) pairs,
+        offsets ascending; output row ``2m + phase`` sums ``x[m + offset] * w[tap]``."""
+        k, p = self.kernel_size[axis], self.crop
+        return [sorted(((phase + p - t) // 2, t) for t in range(k) if (t - phase - p) % 2 == 0) for phase in (0, 1)]
+
+    def _sub_pixel_ok(self):
+        if tuple(self.strides) != (2, 2):
+            return False
+        for axis in (0, 1):
+            phases = self._phase_taps(axis)
+            if self.kernel_size[axis] + self.extra - 2 * self.crop != 2 or not all(phases):
+                return False
+            if any(taps[0][0] > 0 or taps[-1][0] < 0 for taps in phases):
+                return False
+        return True
+
+    def _sub_pixel(self, inputs, kernel):
+        rows, cols = self._phase_taps(0), self._phase_taps(1)
+        phases = []
+        for row_taps in rows:
+            for col_taps in cols:
+                taps = tf.stack([tf.stack([kernel[i, j] for _, j in col_taps]) for _, i in row_taps])
+                padded = tf.pad(inputs, [[0, 0], [-row_taps[0][0], row_taps[-1][0]],
+                                         [-col_taps[0][0], col_taps[-1][0]], [0, 0]])
+                phases.append(tf.nn.conv2d(padded, tf.transpose(taps, [0, 1, 3, 2]), 1, "VALID"))
+        return tf.nn.depth_to_space(tf.concat(phases, -1), 2)
+
+    def algorithm(self, dtype):
+        """Which computation ``call`` uses for inputs of ``dtype`` (see the class docstring):
+        ``"same"``, ``"explicit"``, ``"sub_pixel"`` or ``"crop"``."""
+        if self._same_is_pytorch():
+            return "same"
+        if tf.as_dtype(dtype) == tf.float32:
+            return "explicit"
+        return "sub_pixel" if self._sub_pixel_ok() else "crop"
+
+    def call(self, inputs):
+        kernel = ops.convert_to_tensor(self.kernel)
+        shape = tf.shape(inputs)
+        output_shape = tf.stack([
+            shape[0], self._output_size(shape[1], 0), self._output_size(shape[2], 1), self.filters
+        ])
+        strides, p = [1, *self.strides, 1], self.crop
+        algorithm = self.algorithm(inputs.dtype)
+        if algorithm == "same":
+            outputs = tf.nn.conv2d_transpose(inputs, kernel, output_shape, strides, "SAME")
+        elif algorithm == "explicit":
+            outputs = tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=output_shape, filter=kernel, out_backprop=inputs, strides=strides,
+                padding="EXPLICIT", explicit_paddings=[0, 0, p, p, p, p, 0, 0],
+            )
+        elif algorithm == "sub_pixel":
+            outputs = self._sub_pixel(inputs, kernel)
+        else:
+            full_shape = output_shape + tf.constant([0, 2, 2, 0]) * p - tf.constant([0, 1, 1, 0]) * self.extra
+            full = tf.nn.conv2d_transpose(inputs, kernel, full_shape, strides, "VALID")
+            outputs = full[:, p:p + output_shape[1], p:p + output_shape[2], :]
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, ops.convert_to_tensor(self.bias))
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        return (n, self._output_size(h, 0), self._output_size(w, 1), self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("output_padding", "data_format", "dilation_rate"):
+            config.pop(key, None)
+        return {**config, "padding": self.crop, "output_padding": self.extra}

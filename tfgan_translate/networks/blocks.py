@@ -9,7 +9,7 @@ explicit padding keeps our outputs equal to the reference's.
 
 import keras
 
-from ..layers import InstanceNormalization
+from ..layers import ConvTranspose2D, InstanceNormalization
 
 NORMS = ("batch", "instance", "none")
 
@@ -67,27 +67,18 @@ def conv(x, filters, kernel_size, strides=1, padding=0, use_bias=True, name=None
 
 
 def conv_transpose(x, filters, kernel_size, strides, padding, output_padding=0, use_bias=True, name=None):
-    """``nn.ConvTranspose2d``: the full transposed convolution, cropped like the reference.
-
-    The full output has ``(H - 1) * s + k`` rows; PyTorch removes ``padding`` rows at the
-    top and ``padding - output_padding`` at the bottom (likewise for columns).
-    """
-    if output_padding > padding:
-        raise ValueError("output_padding larger than padding is not supported")
-    x = keras.layers.Conv2DTranspose(
+    """``nn.ConvTranspose2d(k, stride, padding, output_padding)``, with PyTorch's output geometry."""
+    return ConvTranspose2D(
         filters,
         kernel_size,
         strides=strides,
-        padding="valid",
+        padding=padding,
+        output_padding=output_padding,
         use_bias=use_bias,
         kernel_initializer=weight_init(),
         bias_initializer="zeros",
         name=name,
     )(x)
-    crop_end = padding - output_padding
-    if padding or crop_end:
-        x = keras.layers.Cropping2D(((padding, crop_end), (padding, crop_end)), name=f"{name}_crop")(x)
-    return x
 
 
 def leaky_relu(x, name):

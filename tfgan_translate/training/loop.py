@@ -38,6 +38,7 @@ class FitResult:
     interrupted: bool
     checkpoint: str | None
     resumed_from: str | None
+    step_tracings: int = 1  # times the compiled train step was traced (more than 1: retracing)
 
 
 def prepare_run_dir(run_dir, family, config):
@@ -254,4 +255,5 @@ def fit(
     if interrupted and chief:
         print(f"Stopped by signal {stop.signal} at step {step}; checkpoint saved in {checkpoint.directory}.")
     rate = images / max(time.perf_counter() - started, 1e-9)
-    return FitResult(step, losses, rate, interrupted, checkpoint.latest, resumed_from)
+    return FitResult(step, losses, rate, interrupted, checkpoint.latest, resumed_from,
+                     train_step.experimental_get_tracing_count())
