@@ -45,9 +45,10 @@ def test_instance_norm_has_no_weights_unless_affine():
     np.testing.assert_allclose(np.asarray(affine(x)), expected, atol=1e-5)
 
 
-def test_instance_norm_float16_input_keeps_float32_statistics():
+@pytest.mark.parametrize("channels", [2, 16])  # the formula, and the fused kernels (64x64x16 values)
+def test_instance_norm_float16_input_keeps_float32_statistics(channels):
     layer = InstanceNormalization(dtype="mixed_float16")
-    x = (np.random.default_rng(2).normal(size=(1, 64, 64, 2)) * 100 + 1000).astype(np.float16)
+    x = (np.random.default_rng(2).normal(size=(1, 64, 64, channels)) * 100 + 1000).astype(np.float16)
     got = np.asarray(layer(x)).astype(np.float64)
     np.testing.assert_allclose(got, numpy_instance_norm(x.astype(np.float64)), atol=2e-2)
 

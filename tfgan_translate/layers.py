@@ -177,9 +177,9 @@ class ConvTranspose2D(keras.layers.Conv2DTranspose):
       U-Net's): the fastest in every dtype;
     - float32: the input-gradient of the matching padded convolution (explicit padding);
     - other dtypes (bfloat16 on CPU has no fast explicit-padding kernel), stride 2 with an
-      output twice the input, inputs of at least 32x32: the sub-pixel form, one small convolution per output phase
-      (the taps of the kernel that reach that phase) interleaved by ``depth_to_space``,
-      which does exactly the transposed convolution's multiply-adds;
+      output twice the input and inputs of at least 32x32: the sub-pixel form, one small
+      convolution per output phase (the taps of the kernel that reach that phase)
+      interleaved by ``depth_to_space``, exactly the transposed convolution's multiply-adds;
     - otherwise the full output, cropped.
 
     Args:
