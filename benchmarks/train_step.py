@@ -127,10 +127,12 @@ def run_steps(step, batches, count):
     return times, losses
 
 
-def measure(model_name, size, steps, precision):
+def measure(model_name, size, steps, precision, batched_passes=True):
     distribute.set_precision(precision)
     started = time.perf_counter()
     trainer = build(model_name, size)
+    if model_name == "cyclegan":
+        trainer.batched_passes = trainer.batched_passes and batched_passes
     build_s = time.perf_counter() - started
     batch = {"a": tf.random.uniform([1, size, size, 3], -1, 1, seed=1),
              "b": tf.random.uniform([1, size, size, 3], -1, 1, seed=2)}
@@ -143,6 +145,7 @@ def measure(model_name, size, steps, precision):
     matmul = matmul_flops_per_second(tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32)
     return trainer, step, {
         "model": model_name, "size": size, "batch": 1, "precision": precision, "steps": steps,
+        **({"batched_passes": trainer.batched_passes} if model_name == "cyclegan" else {}),
         "build_s": round(build_s, 2), "first_step_s": round(first_step_s, 2), "step_s": round(step_s, 4),
         "step_s_all": [round(t, 4) for t in times], "images_per_s": round(1 / step_s, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -282,6 +285,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed steps after the first")
     parser.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32")
     parser.add_argument("--data", action="store_true", help="also feed the step from a real input pipeline")
+    parser.add_argument("--no-batched-passes", action="store_true",
+                        help="CycleGAN: run the six generator passes as six calls (to measure what batching them saves)")
     parser.add_argument("--torch", action="store_true", help="also time the PyTorch reference step")
     parser.add_argument("--torch-python", help="python of an environment with torch (default: benchmarks/.torch-venv)")
     parser.add_argument("--all", action="store_true",
@@ -292,7 +297,7 @@ def main(argv=None):
         args.torch = True
         print(json.dumps(run_all(args)))
         return
-    _, step, result = measure(args.model, args.size, args.steps, args.precision)
+    _, step, result = measure(args.model, args.size, args.steps, args.precision, not args.no_batched_passes)
     if args.data:
         result.update(measure_data(args.model, args.size, step, args.steps, result["step_s"]))
     if args.torch:
