@@ -33,6 +33,14 @@ def test_train_writes_config_checkpoint_and_resumes_with_the_saved_settings(cycl
     assert tf.train.latest_checkpoint(str(cyclegan_run / "checkpoints")).endswith("ckpt-4")
 
 
+def test_the_same_command_on_a_finished_run_says_there_is_nothing_to_train(cyclegan_run, capsys):
+    assert cli.main(["train", "cyclegan", "--dataset", "demo-unpaired", "--run-dir", str(cyclegan_run),
+                     "--steps", "4", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "step 4: nothing to train" in out and "the end is step 4" in out and "images/s" not in out
+    assert tf.train.latest_checkpoint(str(cyclegan_run / "checkpoints")).endswith("ckpt-4")
+
+
 def test_translate_keeps_each_input_size_and_never_overwrites(cyclegan_run, tmp_path, capsys):
     inputs = tmp_path / "in"
     inputs.mkdir()

@@ -60,3 +60,31 @@ def test_direction_swaps_domains(mocked_tfds):
 def test_bad_split_is_refused():
     with pytest.raises(ValueError, match="split"):
         data.tfds_unpaired("horse2zebra", "validation")
+
+
+def test_download_path_has_its_dependencies(tmp_path):
+    # tfds 4.9.x imports importlib_resources to find its checksums before downloading, without
+    # declaring it (tensorflow/datasets#11212); we install it. This reads the URLs, offline.
+    builder = tfds.builder("cycle_gan/horse2zebra", data_dir=str(tmp_path))
+    assert any(url.endswith("/horse2zebra.zip") for url in builder.url_infos)
+
+
+def test_failed_download_is_one_clear_error(monkeypatch, tmp_path, capsys):
+    import requests
+
+    from tfgan_translate import cli, evaluation
+
+    def offline(*args, **kwargs):
+        raise requests.exceptions.ConnectionError(
+            "HTTPSConnectionPool(host='efrosgans.eecs.berkeley.edu', port=443): Max retries exceeded\n...")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(ValueError, match=r"could not load tfds 'cycle_gan/horse2zebra'.*ConnectionError.*--data-dir"):
+        data.tfds_unpaired("horse2zebra", "train")
+    with pytest.raises(ValueError, match="demo-"):
+        list(evaluation.evaluation_source("horse2zebra", 32, batch_size=1).inputs())
+    run_dir = tmp_path / "run"
+    assert cli.main(["train", "cyclegan", "--dataset", "horse2zebra", "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "could not load tfds" in err and "Traceback" not in err
+    assert not run_dir.exists()

@@ -101,10 +101,10 @@ def _tfds_images(name, split, data_dir, options):
     from .data.decode import decode_image
     from .data.options import make_options
     from .data.pipeline import finish, image_stream
-    from .data.tfds_source import _count
+    from .data.tfds_source import _count, load_tfds
 
     o = make_options({k: v for k, v in options.items() if k != "strict"})
-    source = tfds.load(name if "/" in name else f"cycle_gan/{name}", split=split, data_dir=data_dir,
+    source = load_tfds(name if "/" in name else f"cycle_gan/{name}", split=split, data_dir=data_dir,
                        decoders={"image": tfds.decode.SkipDecoding()})
     count = _count(source)
     stream = image_stream(source, count, lambda x: {"a": decode_image(x["image"], o.channels)}, o)

@@ -43,7 +43,7 @@ def tfds_unpaired(name, split="train", direction="AtoB", data_dir=None, download
     o = make_options(options, training=split == "train")
     full_name = name if "/" in name else f"cycle_gan/{name}"
     domains = ("A", "B") if direction == "AtoB" else ("B", "A")
-    sources = tfds.load(
+    sources = load_tfds(
         full_name, split=[f"{split}{d}" for d in domains], data_dir=data_dir,
         download=download, shuffle_files=o.shuffle,
         decoders={"image": tfds.decode.SkipDecoding()},
@@ -62,6 +62,22 @@ def tfds_unpaired(name, split="train", direction="AtoB", data_dir=None, download
         counts.append(count)
     ds, count = zip_unpaired(streams[0], counts[0], streams[1], counts[1])
     return finish(ds, count, o)
+
+
+def load_tfds(name, **kwargs):
+    """``tfds.load(name, **kwargs)``; a failed download (offline, ...) becomes a short ``ValueError``
+    that says what to do instead of tfds' long traceback."""
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.load(name, **kwargs)
+    except Exception as error:  # offline, no prepared copy, ...
+        cause = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(
+            f"could not load tfds {name!r} ({type(error).__name__}: {cause[:300]}). It downloads on "
+            "first use: run once online (or pass --data-dir with a copy prepared earlier); offline, "
+            "use an image folder (trainA/ trainB/, or A|B images) or a built-in demo-* dataset"
+        ) from None
 
 
 def _count(ds):
