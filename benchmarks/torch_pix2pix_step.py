@@ -3,8 +3,8 @@
     python benchmarks/torch_pix2pix_step.py [size] [steps]
 
 The reference layout (Isola et al. 2017, and the authors' PyTorch code's defaults): ``unet_256``
-generator (at other sizes a U-Net of depth log2(size), as ours) with batch norm and dropout 0.5 in the three innermost 512-channel decoder blocks,
-the 70x70 conditional PatchGAN (6 input channels) with batch norm, vanilla GAN loss with
+generator (at other sizes a U-Net of depth log2(size), as ours) with batch norm and dropout 0.5
+in the three innermost 512-channel decoder blocks, the 70x70 conditional PatchGAN (6 input channels) with batch norm, vanilla GAN loss with
 logits, L1 weight 100, Adam 2e-4 / beta1 0.5, batch 1. The step does what the reference's
 ``optimize_parameters`` does: G(A) once, the D update on (A, B) and (A, G(A)) with the loss
 halved, then the G update against the updated D. It runs in its own virtual environment with

@@ -117,14 +117,17 @@ def finite(losses):
 
 
 def run_steps(step, batches, count):
-    """Wall time of ``count`` calls of ``step`` on batches drawn from ``batches`` (results fetched)."""
-    times = []
+    """``count`` calls of ``step`` on batches drawn from ``batches`` (results fetched): the wall
+    time of each call, the time each ``next(batches)`` took, and the last losses."""
+    times, waits = [], []
     for _ in range(count):
+        started = time.perf_counter()
         batch = next(batches)
+        waits.append(time.perf_counter() - started)
         started = time.perf_counter()
         losses = {k: float(v) for k, v in step(batch).items()}
         times.append(time.perf_counter() - started)
-    return times, losses
+    return times, waits, losses
 
 
 def measure(model_name, size, steps, precision, batched_passes=True):
@@ -138,12 +141,12 @@ def measure(model_name, size, steps, precision, batched_passes=True):
              "b": tf.random.uniform([1, size, size, 3], -1, 1, seed=2)}
     fixed = iter(lambda: batch, None)
     step = tf.function(trainer.train_step, reduce_retracing=True)
-    (first_step_s,), first_losses = run_steps(step, fixed, 1)
-    times, losses = run_steps(step, fixed, steps)
+    (first_step_s,), _, first_losses = run_steps(step, fixed, 1)
+    times, _, losses = run_steps(step, fixed, steps)
     step_s = statistics.median(times)
     flops = count_flops(model_name, trainer, size)
     matmul = matmul_flops_per_second(tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32)
-    return trainer, step, {
+    return step, {
         "model": model_name, "size": size, "batch": 1, "precision": precision, "steps": steps,
         **({"batched_passes": trainer.batched_passes} if model_name == "cyclegan" else {}),
         "build_s": round(build_s, 2), "first_step_s": round(first_step_s, 2), "step_s": round(step_s, 4),
@@ -182,18 +185,10 @@ def measure_data(model_name, size, step, steps, step_s):
         for _ in range(20):
             next(batches)
         pipeline_images_per_s = 2 * 20 / (time.perf_counter() - started)
-        waits, totals = [], []
-        for _ in range(steps):
-            started = time.perf_counter()
-            batch = next(batches)
-            waited = time.perf_counter() - started
-            losses = step(batch)
-            float(next(iter(losses.values())))  # waits for the step to finish
-            waits.append(waited)
-            totals.append(time.perf_counter() - started)
+        times, waits, _ = run_steps(step, batches, steps)
     return {"pipeline_images_per_s": round(pipeline_images_per_s, 1),
             "step_demand_images_per_s": round(2 / step_s, 3),
-            "data_wait_fraction": round(sum(waits) / sum(totals), 4),
+            "data_wait_fraction": round(sum(waits) / (sum(waits) + sum(times)), 4),
             "tracing_count_after_data": step.experimental_get_tracing_count()}
 
 
@@ -208,6 +203,11 @@ def torch_python(path):
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "torch==2.13.0",
                         "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
     return str(python)
+
+
+def with_torch(result, torch_result):
+    """``result`` with the PyTorch figures and our step time divided by PyTorch's."""
+    return {**result, **torch_result, "ours_over_torch_step": round(result["step_s"] / torch_result["torch_step_s"], 3)}
 
 
 def measure_torch(python, model_name, size, steps):
@@ -263,8 +263,7 @@ def run_all(args):
                 if args.torch:
                     torch_result = torch_result or measure_torch(torch_python(args.torch_python), model_name, size,
                                                                  args.steps)
-                    result.update(torch_result)
-                    result["ours_over_torch_step"] = round(result["step_s"] / result["torch_step_s"], 3)
+                    result = with_torch(result, torch_result)
                 report(result)
                 results.append(result)
     header = (f"{'model':9s} {'px':>4s} {'precision':15s} {'first s':>8s} {'step s':>8s} {'img/s':>7s} "
@@ -297,12 +296,12 @@ def main(argv=None):
         args.torch = True
         print(json.dumps(run_all(args)))
         return
-    _, step, result = measure(args.model, args.size, args.steps, args.precision, not args.no_batched_passes)
+    step, result = measure(args.model, args.size, args.steps, args.precision, not args.no_batched_passes)
     if args.data:
         result.update(measure_data(args.model, args.size, step, args.steps, result["step_s"]))
     if args.torch:
-        result.update(measure_torch(torch_python(args.torch_python), args.model, args.size, args.steps))
-        result["ours_over_torch_step"] = round(result["step_s"] / result["torch_step_s"], 3)
+        result = with_torch(result, measure_torch(torch_python(args.torch_python), args.model, args.size,
+                                                  args.steps))
     report(result)
     print(json.dumps(result))
 

@@ -24,11 +24,12 @@ def _pair_of_pairs(padding, name):
     )
 
 
-def _batch_norm_formula(x, epsilon):
-    """Batch norm over axes 0-2 without scale and offset, written out (float32)."""
-    x = tf.cast(x, tf.float32)
-    mean, variance = tf.nn.moments(x, axes=[0, 1, 2], keepdims=True)
-    return (x - mean) * tf.math.rsqrt(variance + epsilon)
+def _normalize_formula(x, axes, epsilon):
+    """``(x - mean) / sqrt(variance + epsilon)`` over ``axes``, written out in float32 (biased
+    variance): the definition the fused kernels are checked against."""
+    x = ops.cast(x, "float32")
+    mean, variance = ops.moments(x, axes=axes, keepdims=True)
+    return (x - mean) * ops.rsqrt(variance + epsilon)
 
 
 def training_batch_norm(x, epsilon):
@@ -61,7 +62,7 @@ def training_batch_norm(x, epsilon):
                     outer.watch([x, dy])
                     with tf.GradientTape() as inner:
                         inner.watch(x)
-                        formula = _batch_norm_formula(x, epsilon)
+                        formula = _normalize_formula(x, [0, 1, 2], epsilon)
                     dx_formula = inner.gradient(formula, x, output_gradients=tf.cast(dy, tf.float32))
                 ddx_x, ddx_dy = outer.gradient(dx_formula, [x, dy], output_gradients=tf.cast(ddx, dx_formula.dtype))
                 return tf.cast(ddx_x, x.dtype), tf.cast(ddx_dy, dy.dtype)
@@ -114,9 +115,7 @@ class InstanceNormalization(keras.layers.Layer):
             samples = [inputs] if n == 1 else ops.split(inputs, n, axis=0)
             y = ops.concatenate([training_batch_norm(x, self.epsilon) for x in samples], axis=0)
         else:
-            x = ops.cast(inputs, "float32")
-            mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)
-            y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+            y = _normalize_formula(inputs, [1, 2], self.epsilon)
         if self.affine:
             y = ops.cast(y, "float32") * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
         return ops.cast(y, self.compute_dtype)
