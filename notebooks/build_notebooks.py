@@ -27,10 +27,12 @@ def colab_badge(name):
 
 
 INTRO_FOOTER = f"""
-**Before the repository is published** the install source `REPO_URL` (first code cell) and the
-badge above point at the placeholder `{REPO_URL}`: replace `<org>` with the real
-owner, or upload this notebook to Colab and set `REPO_URL` to wherever the package lives (any
-`pip install` source works, e.g. a wheel you uploaded).
+**Installing in Colab.** The first code cell installs the package from `PACKAGE_SOURCE`: by default
+a `tfgan_translate-*.whl` you uploaded (build it in the repository with
+`pip wheel --no-deps -w dist .` and drop it into Colab's *Files* pane), else `REPO_URL`. Until the
+repository is published `REPO_URL` and the badge above are placeholders
+(`{REPO_URL}`); set `PACKAGE_SOURCE` to any wheel, archive or git URL of the package instead.
+Colab's own TensorFlow is kept when it is Keras 3-based (2.16 or newer).
 
 **Parameters** are in the first code cell (tagged `parameters`, so papermill can set them too);
 each one can also be set from the environment (`TFGAN_NB_*`), which is how the CI runs this
@@ -38,20 +40,55 @@ notebook with tiny settings. In Colab choose *Runtime > Change runtime type > GP
 """
 
 INSTALL = '''\
-# Install the package in Colab (TensorFlow is preinstalled there); elsewhere this cell only checks it.
+# Colab: install the package; elsewhere only check that this kernel can import it.
+import importlib.metadata
 import shutil
 import sys
+from pathlib import Path
 
 IN_COLAB = "google.colab" in sys.modules
+
+
+def package_requirement(source, extra):
+    """The pip requirement of ``source``: a local wheel or checkout, a wheel/archive URL, or a git URL."""
+    extras = f"[{extra}]" if extra else ""
+    if Path(source).exists():
+        return f"{Path(source).resolve()}{extras}"
+    if source.endswith((".whl", ".zip", ".tar.gz")) and not source.startswith("git+"):
+        return f"tfgan_translate{extras} @ {source}"
+    return f"tfgan_translate{extras} @ git+{source.removeprefix('git+')}"
+
+
+def tensorflow_extra():
+    """No TensorFlow extra when a Keras 3 TensorFlow (>= 2.16, as Colab preinstalls) is present: installing
+    another build over it would need a restart and gigabytes; else the build for this runtime."""
+    for name in ("tensorflow", "tensorflow-cpu"):
+        try:
+            version = tuple(int(part) for part in importlib.metadata.version(name).split(".")[:2])
+        except (importlib.metadata.PackageNotFoundError, ValueError):
+            continue
+        if version >= (2, 16):
+            return ""
+    return "gpu" if shutil.which("nvidia-smi") else "cpu"
+
+
 try:
     import tfgan_translate
 except ImportError:
     if not IN_COLAB:
         raise ImportError("tfgan_translate is not installed in this kernel's Python: "
                           "run `pip install -e '.[cpu]'` (or `.[gpu]`) in the repository, then restart the kernel") from None
-    # The gpu extra brings TensorFlow with its CUDA libraries; on a CPU runtime the cpu extra is enough.
-    EXTRA = "gpu" if shutil.which("nvidia-smi") else "cpu"
-    %pip install --quiet "tfgan_translate[{EXTRA}] @ git+{REPO_URL}"
+    wheels = sorted(Path.cwd().glob("tfgan_translate-*.whl"), key=lambda path: path.stat().st_mtime)
+    source = PACKAGE_SOURCE or (str(wheels[-1]) if wheels else REPO_URL)
+    if "<org>" in source:
+        raise RuntimeError(
+            f"Nothing to install tfgan_translate from: REPO_URL is the placeholder {REPO_URL!r} and no "
+            f"tfgan_translate-*.whl is in {Path.cwd()}. Build a wheel in the repository with "
+            "`pip wheel --no-deps -w dist .` and upload it with the Files pane, or set PACKAGE_SOURCE "
+            "in the parameters cell to a wheel, archive or git URL of the package; then run this cell again.")
+    requirement = package_requirement(source, tensorflow_extra())
+    print("installing", requirement)
+    %pip install --quiet "{requirement}"
     import tfgan_translate
 print("tfgan_translate", tfgan_translate.__version__, "from", tfgan_translate.__file__)
 # If Colab asks to restart the runtime after the install, do so and run the notebook from the top.'''
@@ -141,7 +178,9 @@ def notebook(name, cells):
 
 
 def _fill(source):
-    return source.replace("@REPO_URL@", f'REPO_URL = "{REPO_URL}"  # placeholder: the package\'s pip source for Colab')
+    return source.replace("@REPO_URL@", "\n".join([
+        'PACKAGE_SOURCE = os.environ.get("TFGAN_NB_PACKAGE_SOURCE", "")  # Colab: wheel, archive or git URL ("": an uploaded wheel, else REPO_URL)',
+        f'REPO_URL = "{REPO_URL}"' + ("  # placeholder until the repository is published" if "<org>" in REPO_URL else "")]))
 
 
 def md(text):

@@ -41,7 +41,8 @@ TINY = {
 # Runs on its default dataset with tfds mocked (test_cyclegan_notebook_default_dataset_with_mocked_tfds).
 MOCKED_TFDS_NOTEBOOK = "cyclegan_horse2zebra"
 PER_NOTEBOOK = {
-    "pix2pix": {"TFGAN_NB_DATASET": "{facades_like}", "TFGAN_NB_DIRECTION": "BtoA"},
+    # the default dataset, facades, with its download served from a local archive (FAKE_FACADES_DOWNLOAD)
+    "pix2pix": {},
     # the zoo's resume cell then only restores each run (the other notebooks train after resuming)
     "translation_zoo": {"TFGAN_NB_RESUME_STEPS": "0"},
 }
@@ -62,6 +63,34 @@ def write_facades_like(folder, train=6, test=3, size=32):
             labels = photo // 64 * 64
             Image.fromarray(np.concatenate([photo, labels], axis=1)).save(folder / split / f"{i}.jpg")
     return folder
+
+
+def facades_archive(folder):
+    """A ``facades.tar.gz`` laid out like the pix2pix authors' download: ``facades/{train,val,test}/``."""
+    import tarfile
+
+    facades = write_facades_like(folder / "facades")
+    (facades / "val").mkdir()
+    for image in sorted((facades / "test").iterdir())[:2]:
+        (facades / "val" / image.name).write_bytes(image.read_bytes())
+    archive = folder / "facades.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(facades, arcname="facades")
+    return archive
+
+
+# The pix2pix notebook downloads facades with urllib.request.urlretrieve: serve a local archive instead.
+FAKE_FACADES_DOWNLOAD = """\
+import shutil
+import urllib.request
+
+def _serve_local_archive(url, filename):
+    assert url.endswith("/facades.tar.gz"), url
+    shutil.copyfile({archive!r}, filename)
+    return str(filename), None
+
+urllib.request.urlretrieve = _serve_local_archive
+"""
 
 
 @pytest.fixture(scope="module")
@@ -155,12 +184,16 @@ def test_notebooks_are_what_the_build_script_writes():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem != MOCKED_TFDS_NOTEBOOK], ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path, kernel_spec_dir):
-    updates = {k: v.format(facades_like=write_facades_like(tmp_path / "facades_like")) if "{" in v else v
-               for k, v in PER_NOTEBOOK[path.stem].items()}
-    nb = execute(path, tmp_path, kernel_spec_dir, updates)
+    setup = None
+    if path.stem == "pix2pix":
+        setup = FAKE_FACADES_DOWNLOAD.format(archive=str(facades_archive(tmp_path / "archive")))
+    nb = execute(path, tmp_path, kernel_spec_dir, PER_NOTEBOOK[path.stem], setup=setup)
     assert images_shown(nb) >= 4, "the sample grids and comparisons should be shown inline"
     runs = [p for p in (tmp_path / "runs").iterdir() if (p / "config.json").exists()]
     assert runs, "no run folder was written"
+    if path.stem == "pix2pix":  # facades was "downloaded", unpacked and trained labels -> photo
+        assert [run.name for run in runs] == ["pix2pix_facades_BtoA_32px"]
+        assert sorted(p.name for p in (tmp_path / "datasets" / "facades").iterdir()) == ["test", "train", "val"]
     for run in runs:
         assert (run / "export" / "export.json").exists(), f"{run.name} was not exported"
         assert len(list((run / "translate" / "outputs").glob("*.png"))) == int(TINY["TFGAN_NB_NUM_EXAMPLES"])
@@ -182,3 +215,104 @@ def test_cyclegan_notebook_default_dataset_with_mocked_tfds(tmp_path, kernel_spe
     run = tmp_path / "runs" / "cyclegan_horse2zebra_32px"
     assert json.loads((run / "config.json").read_text())["family"] == "cyclegan"
     assert len(list((run / "translate" / "outputs").glob("*.png"))) == int(TINY["TFGAN_NB_NUM_EXAMPLES"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The install cell's Colab branch, run in an in-process IPython shell with Colab simulated:
+# a `google.colab` module, tfgan_translate not importable, and a `%pip` magic that records its
+# argument and then makes the package importable (nothing is installed).
+# ---------------------------------------------------------------------------------------------
+
+def install_cell_with_parameters(notebook="translation_zoo"):
+    nb = nbformat.read(NOTEBOOK_DIR / f"{notebook}.ipynb", as_version=4)
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    install = next(source for source in code if "%pip install" in source)
+    return code[0], install
+
+
+@pytest.fixture
+def colab(monkeypatch, tmp_path):
+    """Run the parameters and install cells as in a fresh Colab runtime; returns ``run(env) -> (pip args, error)``."""
+    import types
+    import importlib.metadata
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.chdir(tmp_path)  # Colab's /content, where uploaded files land
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setitem(sys.modules, "tfgan_translate", None)  # `import tfgan_translate` raises ImportError
+    real_version = importlib.metadata.version
+    shell = InteractiveShell.instance()
+    installs = []
+
+    def fake_pip(line):
+        installs.append(line)
+        sys.modules["tfgan_translate"] = tfgan_translate  # as if pip had installed it
+
+    shell.register_magic_function(fake_pip, magic_kind="line", magic_name="pip")
+
+    def run(env=None, tensorflow_version=None, gpu=False):
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        if tensorflow_version is not None:
+            monkeypatch.setattr(importlib.metadata, "version",
+                                lambda name: tensorflow_version if name.startswith("tensorflow") else real_version(name))
+        monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/nvidia-smi" if gpu and name == "nvidia-smi" else None)
+        parameters, install = install_cell_with_parameters()
+        error = None
+        for source in (parameters, install):
+            result = shell.run_cell(source, silent=True)
+            error = result.error_before_exec or result.error_in_exec
+            if error:
+                break
+        return installs, error
+
+    yield run
+    InteractiveShell.clear_instance()
+
+
+def test_colab_install_uses_an_uploaded_wheel_and_keeps_colabs_tensorflow(colab, tmp_path):
+    wheel = tmp_path / "tfgan_translate-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    installs, error = colab()  # the test environment's TensorFlow is 2.21: no TensorFlow extra
+    assert error is None, error
+    assert installs == [f'install --quiet "{wheel}"']
+
+
+def test_colab_install_from_a_git_url_brings_the_gpu_build_when_tensorflow_is_too_old(colab):
+    installs, error = colab({"TFGAN_NB_PACKAGE_SOURCE": "https://github.com/someone/tfgan_translate"},
+                            tensorflow_version="2.15.1", gpu=True)
+    assert error is None, error
+    assert installs == ['install --quiet "tfgan_translate[gpu] @ git+https://github.com/someone/tfgan_translate"']
+
+
+def test_colab_install_with_nothing_to_install_from_says_what_to_do(colab):
+    installs, error = colab()  # no wheel uploaded, REPO_URL still the placeholder
+    assert installs == []
+    assert isinstance(error, RuntimeError)
+    assert "pip wheel --no-deps -w dist ." in str(error) and "PACKAGE_SOURCE" in str(error)
+
+
+def test_colab_check_runs_cells_as_colab_and_names_the_cell_that_fails(tmp_path, monkeypatch, capsys):
+    """``notebooks/colab_check.py`` (the release check with a real wheel install) runs cells with Colab simulated."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    sys.path.insert(0, str(NOTEBOOK_DIR))
+    try:
+        import colab_check
+    finally:
+        sys.path.remove(str(NOTEBOOK_DIR))
+    monkeypatch.setitem(sys.modules, "google.colab", None)  # restored (absent) after the test
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# title"),
+                                         nbformat.v4.new_code_cell("import sys\nassert 'google.colab' in sys.modules"),
+                                         nbformat.v4.new_code_cell("1 / 0")])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    try:
+        assert colab_check.run_cells(path) == 1
+        assert f"code cell 1 of {path} failed" in capsys.readouterr().err
+        nb.cells.pop()
+        nbformat.write(nb, path)
+        assert colab_check.run_cells(path) == 0
+    finally:
+        InteractiveShell.clear_instance()
