@@ -123,3 +123,21 @@ def test_pix2pix_trains_from_an_aligned_folder_and_translates(tmp_path):
     out = tmp_path / "out"
     assert cli.main(["translate", "--run-dir", str(run_dir), "--input", str(folder / "0.png"), "--output", str(out)]) == 0
     assert Image.open(out / "0.png").size == (80, 40)
+
+
+def test_demo_rerun_restores_the_finished_run_and_keeps_how_it_was_trained(tmp_path, capsys):
+    """``make demo`` twice: the second run retrains nothing and says so, and report.json keeps the
+    first run's time and losses instead of a 0-second, 0-images/s entry."""
+    args = ["demo", "--quick", "--output", str(tmp_path), "--family", "pix2pix"]
+    assert cli.main(args) == 0
+    first = json.loads((tmp_path / "report.json").read_text())["pix2pix"]
+    assert first["steps"] == 20 and first["losses"] and first["images_per_second"] > 0
+    capsys.readouterr()
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "pix2pix: already trained (20 steps; delete" in out and "images/s" not in out
+    second = json.loads((tmp_path / "report.json").read_text())["pix2pix"]
+    assert second["already_trained"] is True
+    assert {k: second[k] for k in ("steps", "seconds", "images_per_second", "losses")} == \
+        {k: first[k] for k in ("steps", "seconds", "images_per_second", "losses")}
+    assert tf.train.latest_checkpoint(str(tmp_path / "pix2pix_quick" / "checkpoints")).endswith("ckpt-20")

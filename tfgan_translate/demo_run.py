@@ -159,7 +159,10 @@ def _train(module, config, dataset, run_dir, total_steps, progress):
 def _print_report(report, output):
     for name, item in report.items():
         losses = ", ".join(f"{k} {v}" for k, v in item["losses"].items())
-        print(f"{name}: {item['steps']} steps in {item['seconds']} s ({item['images_per_second']} images/s); {losses}")
+        if item.get("already_trained"):
+            print(f"{name}: already trained ({item['steps']} steps; delete {item['run_dir']} to train it again); {losses}")
+        else:
+            print(f"{name}: {item['steps']} steps in {item['seconds']} s ({item['images_per_second']} images/s); {losses}")
         print(f"  samples {item['samples']}; exported generators in {item['export']}")
         if "psnr_gain_db" in item:
             print(f"  PSNR on the known-mapping test split: {item['psnr_db']:.2f} dB "
@@ -186,6 +189,8 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, families=DEF
     if unknown:
         raise ValueError(f"no demo for {', '.join(unknown)}; choose from {', '.join(DEMOS)}")
     output = Path(output)
+    report_path = output / "report.json"
+    earlier = json.loads(report_path.read_text()) if report_path.exists() else {}
     steps = 20 if quick else None
     report = {}
     for name in families:
@@ -204,10 +209,11 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, families=DEF
             "samples": str(sorted((run_dir / "samples").glob("*.png"))[-1]),
             "export": str(export_dir),
         }
+        if not result.losses:  # a finished run, only restored: report how it was trained
+            report[name].update({key: earlier[name][key] for key in ("seconds", "images_per_second", "losses")
+                                 if key in earlier.get(name, {})}, already_trained=True)
         if demo.quality is not None:
             report[name].update(demo.quality(trainer))
-    report_path = output / "report.json"
-    earlier = json.loads(report_path.read_text()) if report_path.exists() else {}
     report_path.write_text(json.dumps({**earlier, **report}, indent=2) + "\n")
     _print_report(report, output)
     return report

@@ -185,7 +185,7 @@ def check_global_batch(batch_size, strategy):
     if batch_size % replicas:
         raise ValueError(
             f"batch_size {batch_size} (the global batch) does not split evenly over {replicas} replicas; "
-            f"use a multiple of {replicas}"
+            f"use a multiple of {replicas} (--batch-size {replicas * max(1, round(batch_size / replicas))}, for example)"
         )
 
 
