@@ -3,7 +3,7 @@ import keras
 import pytest
 import tensorflow as tf
 
-from tfgan_translate.layers import ConvTranspose2D, InstanceNormalization, ReflectionPadding2D
+from tfgan_translate.layers import ConvTranspose2D, InstanceNormalization, LeakyReLU, ReflectionPadding2D
 
 
 def numpy_instance_norm(x, eps=1e-5):
@@ -193,6 +193,7 @@ def test_custom_layers_round_trip_through_keras_save(tmp_path):
     y = keras.layers.Conv2D(4, 3, name="conv")(y)
     y = InstanceNormalization(affine=True, epsilon=1e-3, name="norm")(y)
     y = ConvTranspose2D(2, 3, strides=2, padding=1, output_padding=1, name="up")(y)
+    y = LeakyReLU(negative_slope=0.3, name="lrelu")(y)
     model = keras.Model(inputs, y)
     model.get_layer("norm").gamma.assign([0.5, 1.5, 2.0, 1.0])
     x = np.random.default_rng(3).normal(size=(2, 8, 8, 3)).astype(np.float32)
@@ -202,3 +203,71 @@ def test_custom_layers_round_trip_through_keras_save(tmp_path):
     assert loaded.get_layer("norm").affine is True
     up = loaded.get_layer("up")
     assert (up.crop, up.extra, up.output.shape[1:]) == (1, 1, (18, 18, 2))
+    assert type(loaded.get_layer("lrelu")) is LeakyReLU and loaded.get_layer("lrelu").negative_slope == pytest.approx(0.3)
+
+
+def _critic(leaky_relu_layer):
+    """conv + bias + LeakyReLU + conv, the PatchGAN's first layer pattern, with fixed weights."""
+    inputs = keras.Input((8, 8, 3))
+    y = keras.layers.Conv2D(4, 3, padding="same", name="conv1")(inputs)
+    y = leaky_relu_layer(negative_slope=0.2, name="lrelu")(y)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, name="conv2")(y))
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def test_leaky_relu_has_kerass_values_and_first_and_second_derivatives():
+    ours, keras_own = _critic(LeakyReLU), _critic(keras.layers.LeakyReLU)
+    x = tf.constant(np.random.default_rng(6).normal(size=(2, 8, 8, 3)).astype(np.float32))
+
+    def gradient_penalty_and_its_gradient(model):
+        """A WGAN-GP style penalty: its weight gradient needs the second derivative of the activation."""
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                score = tf.reduce_sum(model(x))
+            penalty = tf.reduce_sum(tf.square(inner.gradient(score, x)))
+        return score, penalty, outer.gradient(penalty, model.trainable_variables)
+
+    score, penalty, grads = gradient_penalty_and_its_gradient(ours)
+    score_k, penalty_k, grads_k = gradient_penalty_and_its_gradient(keras_own)
+    np.testing.assert_allclose(score, score_k, rtol=1e-6)
+    np.testing.assert_allclose(penalty, penalty_k, rtol=1e-5)
+    assert [g is None for g in grads] == [g is None for g in grads_k]  # conv2's bias does not reach the penalty
+    for got, want in zip(grads, grads_k):
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert np.abs(np.asarray(grads[0])).max() > 0  # conv1's kernel: through the activation's second derivative
+    np.testing.assert_allclose(LeakyReLU(negative_slope=0.2)(tf.constant([-2.0, 0.0, 3.0])), [-0.4, 0.0, 3.0], rtol=1e-7)
+
+
+REMAPPER_CHECK = """
+import tensorflow as tf
+from tfgan_translate import networks
+d = networks.build_patchgan_discriminator((32, 32, 3), ndf=8, n_layers=2)
+optimizer = tf.keras.optimizers.Adam()
+
+@tf.function
+def step(x):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(d(x, training=True))
+    optimizer.apply_gradients(zip(tape.gradient(loss, d.trainable_variables), d.trainable_variables))
+    return loss
+
+print(float(step(tf.zeros((1, 32, 32, 3)))))
+"""
+
+
+@pytest.mark.slow
+def test_a_patchgan_training_step_compiles_without_grappler_errors():
+    """Keras' own LeakyReLU after conv + bias makes grappler print ``remapper failed`` at every
+    training start; users read it as a crash."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    run = subprocess.run([sys.executable, "-c", REMAPPER_CHECK], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "remapper failed" not in run.stderr, run.stderr[-3000:]

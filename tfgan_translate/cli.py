@@ -140,14 +140,16 @@ def _run_train(args):
     except (training.NonFiniteLossError, training.CheckpointWriteError) as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)
         return 1
+    saved = (f"checkpoint {result.checkpoint}" if distribute.is_chief(strategy)
+             else "checkpoints are written by the chief (worker 0)")
     if not result.losses:  # the run was already at total_steps: nothing was trained
         print(f"step {result.step}: nothing to train ({run_dir} is at step {result.step}, the end is step "
               f"{total_steps}; pass a larger --steps to continue); "
-              f"checkpoint {result.checkpoint}; config {Path(run_dir) / config_io.CONFIG_FILE}")
+              f"{saved}; config {Path(run_dir) / config_io.CONFIG_FILE}")
         return 130 if result.interrupted else 0
     losses = ", ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
     print(f"step {result.step}: {losses}; {result.images_per_second:.1f} images/s; "
-          f"checkpoint {result.checkpoint}; config {Path(run_dir) / config_io.CONFIG_FILE}")
+          f"{saved}; config {Path(run_dir) / config_io.CONFIG_FILE}")
     return 130 if result.interrupted else 0
 
 

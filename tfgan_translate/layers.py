@@ -287,3 +287,33 @@ class ConvTranspose2D(keras.layers.Conv2DTranspose):
         for key in ("output_padding", "data_format", "dilation_rate"):
             config.pop(key, None)
         return {**config, "padding": self.crop, "output_padding": self.extra}
+
+
+@keras.saving.register_keras_serializable(package="tfgan_translate")
+class LeakyReLU(keras.layers.LeakyReLU):
+    """Keras ``LeakyReLU`` whose gradient is computed from its output instead of its input.
+
+    Same values and the same first and second derivatives (with a positive slope the output
+    has the input's sign). Why: in TensorFlow's own gradient the input of the activation,
+    a convolution's ``BiasAdd``, is also read by ``LeakyReluGrad``. Grappler's remapper then
+    fuses convolution + bias + LeakyReLU, but it fails on that extra reader and prints
+    ``remapper failed: INVALID_ARGUMENT ... LeakyReluGrad ... BiasAdd`` at every training
+    start (the PatchGAN's first layer has that pattern). Reading the output instead leaves
+    the fused node's output as the only thing the gradient needs.
+    """
+
+    def call(self, inputs):
+        slope = float(self.negative_slope)
+        if slope <= 0:  # the output no longer has the input's sign
+            return super().call(inputs)
+
+        @tf.custom_gradient
+        def leaky_relu(x):
+            y = tf.nn.leaky_relu(x, alpha=slope)
+
+            def gradient(dy):
+                return tf.raw_ops.LeakyReluGrad(gradients=dy, features=y, alpha=slope)
+
+            return y, gradient
+
+        return leaky_relu(inputs)

@@ -9,7 +9,7 @@ explicit padding keeps our outputs equal to the reference's.
 
 import keras
 
-from ..layers import ConvTranspose2D, InstanceNormalization
+from ..layers import ConvTranspose2D, InstanceNormalization, LeakyReLU
 
 NORMS = ("batch", "instance", "none")
 
@@ -82,7 +82,7 @@ def conv_transpose(x, filters, kernel_size, strides, padding, output_padding=0, 
 
 
 def leaky_relu(x, name):
-    return keras.layers.LeakyReLU(negative_slope=0.2, name=name)(x)
+    return LeakyReLU(negative_slope=0.2, name=name)(x)
 
 
 def relu(x, name):
