@@ -95,6 +95,9 @@ def test_translate_resizes_for_a_deep_unet_and_returns_the_original_size():
     (["train", "stylegan", "--dataset", "demo-paired"], "unknown model 'stylegan'"),
     (["train", "pix2pix", "--dataset", "/no/such/folder"], "no such folder"),
     (["train", "pix2pix", "--dataset", "demo-unpaired"], "needs paired data"),
+    # a mistyped folder name is not taken for a tfds dataset to download
+    (["train", "cyclegan", "--dataset", "my_data"], "no folder 'my_data' here, and it is not a tfds CycleGAN dataset"),
+    (["train", "pix2pix", "--dataset", "my_pairs"], "no folder 'my_pairs' here"),
     (["train", "pix2pix", "--dataset", "demo-paired", "--image-size", "48"], "not a power of 2"),
     (["train", "cyclegan", "--dataset", "demo-unpaired", "--image-size", "30"], "multiple of 4"),
     (["train", "cyclegan", "--dataset", "demo-unpaired", "--set", "lamda_a=3"], "no such .*Config field"),
@@ -109,6 +112,12 @@ def test_bad_arguments_give_one_clear_line_and_exit_2(argv, message, capsys, tmp
     import re
 
     assert re.search(message, err), err
+
+
+def test_evaluate_on_a_mistyped_folder_name_says_so_instead_of_downloading(cyclegan_run, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["evaluate", "--run-dir", str(cyclegan_run), "--dataset", "my_data"]) == 2
+    assert "no folder 'my_data' here, and it is not a tfds CycleGAN dataset" in capsys.readouterr().err
 
 
 def test_pix2pix_trains_from_an_aligned_folder_and_translates(tmp_path):

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from . import data, metrics as metric_lib
 from .data.pipeline import check_direction
+from .data.tfds_source import check_cycle_gan_name
 from .metrics import DISTRIBUTION_METRICS, PAIRED_METRICS
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -88,6 +89,7 @@ def evaluation_source(dataset, image_size, batch_size=16, direction="AtoB", chan
                           pairs=lambda: data.aligned_folder(folder, direction, **folder_options))
     if path.exists() or "/" in dataset.replace("cycle_gan/", "") or dataset.startswith((".", "~")):
         raise ValueError(f"--dataset {dataset}: no such folder")
+    check_cycle_gan_name(dataset)
     domains = ("testA", "testB") if direction == "AtoB" else ("testB", "testA")
     return EvalSource(dataset, "/".join(domains), False,
                       inputs=lambda: _tfds_images(dataset, domains[0], data_dir, folder_options),

@@ -9,6 +9,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from . import data
+from .data.tfds_source import check_cycle_gan_name
 from .families import GENERATIVE, PAIRED, family_module
 from .training import config as config_io
 
@@ -61,6 +62,7 @@ def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None
             folder = path / "train" if _is_image_folder(path / "train") else path
             make = lambda seed: data.aligned_folder(folder, direction=direction, seed=seed, strict=strict, **options)  # noqa: E731
     else:
+        check_cycle_gan_name(dataset)
         if paired_only:
             raise ValueError(f"{family} needs paired data; tfds cycle_gan datasets are unpaired")
         make = lambda seed: data.tfds_unpaired(dataset, "train", direction=direction, data_dir=data_dir, seed=seed, **options)  # noqa: E731

@@ -64,6 +64,23 @@ def tfds_unpaired(name, split="train", direction="AtoB", data_dir=None, download
     return finish(ds, count, o)
 
 
+def cycle_gan_names():
+    """The configs of the tfds ``cycle_gan`` builder (``horse2zebra``, ...), known without a download."""
+    import tensorflow_datasets as tfds
+
+    return [config.name for config in tfds.builder_cls("cycle_gan").BUILDER_CONFIGS]
+
+
+def check_cycle_gan_name(dataset):
+    """Refuse a ``--dataset`` that is neither an existing folder nor a tfds CycleGAN name (short or
+    ``cycle_gan/NAME``), before tfds tries a download for a mistyped folder."""
+    names = cycle_gan_names()
+    if dataset.removeprefix("cycle_gan/") not in names:
+        raise ValueError(
+            f"--dataset {dataset}: there is no folder {dataset!r} here, and it is not a tfds CycleGAN dataset "
+            f"({', '.join(names)}) or a built-in one (demo-paired, demo-gray2color, demo-unpaired)")
+
+
 def load_tfds(name, **kwargs):
     """``tfds.load(name, **kwargs)``; a failed download (offline, ...) becomes a short ``ValueError``
     that says what to do instead of tfds' long traceback."""
