@@ -150,3 +150,39 @@ def test_demo_rerun_restores_the_finished_run_and_keeps_how_it_was_trained(tmp_p
     assert {k: second[k] for k in ("steps", "seconds", "images_per_second", "losses")} == \
         {k: first[k] for k in ("steps", "seconds", "images_per_second", "losses")}
     assert tf.train.latest_checkpoint(str(tmp_path / "pix2pix_quick" / "checkpoints")).endswith("ckpt-20")
+
+
+def test_an_interrupted_demo_stops_with_its_checkpoint_and_the_same_command_resumes(tmp_path, monkeypatch, capsys):
+    """Ctrl-C/SIGTERM during the demo: the run saves and the demo stops (no report of a half-trained
+    model, no next family); the families finished before are reported; the same command resumes."""
+    import os
+    import signal
+
+    from tfgan_translate import demo_run
+
+    real_fit = demo_run.training.fit
+
+    def fit_stopped_by_sigterm(trainer, dataset_fn, run_dir, **options):
+        def dataset_fn_then_signal(epoch):
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives once the loop runs
+            return dataset_fn(epoch)
+
+        return real_fit(trainer, dataset_fn_then_signal if "cyclegan" in str(run_dir) else dataset_fn, run_dir, **options)
+
+    args = ["demo", "--quick", "--output", str(tmp_path), "--family", "pix2pix", "--family", "cyclegan"]
+    monkeypatch.setattr(demo_run.training, "fit", fit_stopped_by_sigterm)
+    assert cli.main(args) == 130
+    out = capsys.readouterr().out
+    assert "cyclegan: interrupted at step" in out and "run the same command again to resume" in out
+    assert "PSNR gain" not in out
+    assert sorted(json.loads((tmp_path / "report.json").read_text())) == ["pix2pix"]
+    stopped_at = int(tf.train.latest_checkpoint(str(tmp_path / "cyclegan_quick" / "checkpoints")).rsplit("-", 1)[1])
+    assert stopped_at < 20
+
+    monkeypatch.setattr(demo_run.training, "fit", real_fit)
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {tmp_path / 'cyclegan_quick'} from ckpt-{stopped_at}" in out
+    assert "pix2pix: already trained" in out and "CycleGAN PSNR gain over identity" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["cyclegan"]["steps"] == 20 and report["pix2pix"]["steps"] == 20

@@ -233,11 +233,14 @@ def _add_demo(subparsers):
 
 
 def _run_demo(args):
-    from .demo_run import run_demo
+    from .demo_run import DemoInterrupted, run_demo
 
     from .families import DEFAULT_DEMOS
 
-    run_demo(args.output, quick=args.quick, families=tuple(args.family or DEFAULT_DEMOS))
+    try:
+        run_demo(args.output, quick=args.quick, families=tuple(args.family or DEFAULT_DEMOS))
+    except DemoInterrupted:
+        return 130
     return 0
 
 

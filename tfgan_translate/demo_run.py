@@ -179,10 +179,20 @@ def _print_report(report, output):
     print(f"report: {output / 'report.json'}")
 
 
+class DemoInterrupted(Exception):
+    """A demo training was stopped by Ctrl-C or SIGTERM after saving its checkpoint."""
+
+    def __init__(self, family, step):
+        super().__init__(f"{family} interrupted at step {step}")
+        self.family, self.step = family, step
+
+
 def run_demo(output="checkpoints/demo", quick=False, progress=True, families=DEFAULT_DEMOS):
     """Run the demo trainings of ``families`` into ``output`` and return the report dict.
 
     Re-running resumes finished runs (nothing retrains); ``quick`` trains 20 steps each.
+    Ctrl-C or SIGTERM saves the current run's checkpoint, writes the report of the families
+    finished before it and raises :class:`DemoInterrupted`; re-running resumes.
     The report (``report.json``) keeps the entries of families run earlier into ``output``.
     """
     unknown = [name for name in families if name not in DEMOS]
@@ -198,6 +208,11 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, families=DEF
         print(f"== {name} on {demo.dataset} ({demo.config.image_size} px) ==")
         run_dir = output / (name + ("_quick" if quick else ""))
         trainer, result, seconds = _train(demo.module, demo.config, demo.dataset, run_dir, steps, progress)
+        if result.interrupted:  # Ctrl-C / SIGTERM: fit saved a checkpoint; a half-trained run gets no report
+            report_path.write_text(json.dumps({**earlier, **report}, indent=2) + "\n")  # the families finished
+            print(f"{name}: interrupted at step {result.step}, checkpoint saved in {run_dir}; "
+                  "run the same command again to resume")
+            raise DemoInterrupted(name, result.step)
         export_dir = run_dir / "export"
         inference.export_generators(trainer.generators(), export_dir, name, overwrite=True)
         report[name] = {
