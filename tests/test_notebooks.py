@@ -125,6 +125,9 @@ def run_notebook(nb, cwd, env_updates, kernel_spec_dir):
         client.execute(env=env)
     except nbclient.exceptions.CellExecutionError as error:
         pytest.fail("a notebook cell failed:\n" + re.sub(r"\x1b\[[0-9;]*m", "", str(error)), pytrace=False)
+    finally:  # nbclient leaves a kernel it did not start running (about 1 GB each, until pytest exits)
+        if manager.has_kernel:
+            manager.shutdown_kernel(now=True)
     return nb
 
 
@@ -239,6 +242,7 @@ def colab(monkeypatch, tmp_path):
     from IPython.core.interactiveshell import InteractiveShell
 
     monkeypatch.chdir(tmp_path)  # Colab's /content, where uploaded files land
+    monkeypatch.delenv("TFGAN_NB_PACKAGE_SOURCE", raising=False)  # only what a test sets
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setitem(sys.modules, "tfgan_translate", None)  # `import tfgan_translate` raises ImportError
     real_version = importlib.metadata.version
