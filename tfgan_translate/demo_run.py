@@ -179,6 +179,11 @@ def _print_report(report, output):
     print(f"report: {output / 'report.json'}")
 
 
+def _save_report(path, earlier, report):
+    """``report.json``: this run's families over the entries of families run earlier into the folder."""
+    path.write_text(json.dumps({**earlier, **report}, indent=2) + "\n")
+
+
 class DemoInterrupted(Exception):
     """A demo training was stopped by Ctrl-C or SIGTERM after saving its checkpoint."""
 
@@ -209,7 +214,7 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, families=DEF
         run_dir = output / (name + ("_quick" if quick else ""))
         trainer, result, seconds = _train(demo.module, demo.config, demo.dataset, run_dir, steps, progress)
         if result.interrupted:  # Ctrl-C / SIGTERM: fit saved a checkpoint; a half-trained run gets no report
-            report_path.write_text(json.dumps({**earlier, **report}, indent=2) + "\n")  # the families finished
+            _save_report(report_path, earlier, report)  # the families finished
             print(f"{name}: interrupted at step {result.step}, checkpoint saved in {run_dir}; "
                   "run the same command again to resume")
             raise DemoInterrupted(name, result.step)
@@ -229,6 +234,6 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, families=DEF
                                  if key in earlier.get(name, {})}, already_trained=True)
         if demo.quality is not None:
             report[name].update(demo.quality(trainer))
-    report_path.write_text(json.dumps({**earlier, **report}, indent=2) + "\n")
+    _save_report(report_path, earlier, report)
     _print_report(report, output)
     return report

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from . import data, metrics as metric_lib
 from .data.pipeline import check_direction
+from .data.demo import DEMO_DATASETS
 from .data.tfds_source import check_cycle_gan_name
 from .metrics import DISTRIBUTION_METRICS, PAIRED_METRICS
 
@@ -69,7 +70,7 @@ def evaluation_source(dataset, image_size, batch_size=16, direction="AtoB", chan
 
         return EvalSource(dataset, "test", True, pairs=pairs)
     if dataset.startswith("demo-"):
-        raise ValueError(f"unknown demo dataset {dataset!r}; choose demo-paired, demo-gray2color or demo-unpaired")
+        raise ValueError(f"unknown demo dataset {dataset!r}; choose one of {', '.join(DEMO_DATASETS)}")
     folder_options = dict(options, channels=channels, strict=strict)
     path = Path(dataset)
     if path.is_dir():

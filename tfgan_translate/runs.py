@@ -9,11 +9,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from . import data
+from .data.demo import DEMO_DATASETS
 from .data.tfds_source import check_cycle_gan_name
 from .families import GENERATIVE, PAIRED, family_module
 from .training import config as config_io
 
-DEMO_DATASETS = ("demo-paired", "demo-unpaired", "demo-gray2color")
 
 
 def _is_image_folder(path):

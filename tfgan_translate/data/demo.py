@@ -44,6 +44,9 @@ from tfgan_translate.data.pipeline import (
     zip_unpaired,
 )
 
+# The --dataset names of the built-in datasets (demo_paired tasks and demo_unpaired).
+DEMO_DATASETS = ("demo-paired", "demo-unpaired", "demo-gray2color")
+
 PAIRED_TASKS = ("edges2photo", "gray2color")
 _PAIRED_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry",
                   "motorcycle_left", "motorcycle_right")

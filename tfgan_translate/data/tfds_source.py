@@ -11,6 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfgan_translate.data.decode import decode_image
+from tfgan_translate.data.demo import DEMO_DATASETS
 from tfgan_translate.data.options import make_options
 from tfgan_translate.data.pipeline import check_direction, finish, image_stream, zip_unpaired
 
@@ -78,7 +79,7 @@ def check_cycle_gan_name(dataset):
     if dataset.removeprefix("cycle_gan/") not in names:
         raise ValueError(
             f"--dataset {dataset}: there is no folder {dataset!r} here, and it is not a tfds CycleGAN dataset "
-            f"({', '.join(names)}) or a built-in one (demo-paired, demo-gray2color, demo-unpaired)")
+            f"({', '.join(names)}) or a built-in one ({', '.join(DEMO_DATASETS)})")
 
 
 def load_tfds(name, **kwargs):
