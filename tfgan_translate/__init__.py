@@ -1,8 +1,16 @@
 """tfgan_translate: GAN image-to-image translation for TensorFlow 2 / Keras 3.
 
-Family modules (``pix2pix``, ``cyclegan``, ...) are imported on first use, so that
-``import tfgan_translate`` stays cheap and ``from tfgan_translate import cyclegan``
-works as users expect.
+The package has three layers; nothing lower imports anything higher (``tests/test_layering.py``):
+
+- library: ``layers``, ``losses``, ``perceptual``, ``networks``, ``data``, ``training``,
+  ``metrics``, ``convert``; they know nothing of families or the application;
+- ``families``: one module per model family, each declaring itself once (see
+  ``families/README.md``), and their shared bases;
+- ``app``: the CLI, run folders, evaluation, translation and export, the demo.
+
+Families and application modules are importable from the top, as ``from tfgan_translate
+import cyclegan`` or ``import tfgan_translate.cli``; all are imported on first use, so that
+``import tfgan_translate`` stays cheap.
 
 Example:
     >>> from tfgan_translate import networks
@@ -12,18 +20,49 @@ Example:
 """
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 
-__version__ = "0.1.0"
+from .families import REGISTRY as _FAMILIES
 
-_SUBMODULES = (
-    "layers", "networks", "losses", "data", "training", "pix2pix", "cyclegan", "convert", "inference", "cli",
-    "metrics", "evaluation", "pix2pixhd", "discogan", "dualgan", "cgan", "infogan",
-)
+__version__ = "0.2.0"
 
-__all__ = ["__version__", *_SUBMODULES]
+_LIBRARY = ("layers", "losses", "perceptual", "networks", "data", "training", "metrics", "convert", "families", "app")
+# Top-level names of modules that live in a layer's folder.
+_ALIASES = {
+    **{name: path for name, path in _FAMILIES.items()},
+    **{name: f"{__name__}.families.{name}" for name in ("translation", "generation", "base")},
+    **{name: f"{__name__}.app.{name}" for name in ("cli", "runs", "train_config", "demo_run", "evaluation", "inference")},
+    "digit_quality": f"{__name__}.metrics.digit_quality",
+}
+
+__all__ = ["__version__", *_LIBRARY, *_ALIASES]
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
+    if name in _LIBRARY:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _ALIASES:
+        return importlib.import_module(_ALIASES[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Makes ``import tfgan_translate.cyclegan`` (and the other aliases) the module it names."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        package, _, name = fullname.rpartition(".")
+        if package != __name__ or name not in _ALIASES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        return importlib.import_module(_ALIASES[spec.name.rpartition(".")[2]])
+
+    def exec_module(self, module):
+        pass
+
+
+if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
+    sys.meta_path.append(_AliasFinder())

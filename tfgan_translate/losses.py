@@ -11,7 +11,14 @@ Naming: ``<kind>_generator_loss(fake_logits)`` and
 the caller, and so is the reference's halving of the discriminator loss.
 """
 
+import math
+
 import tensorflow as tf
+
+
+def mean_loss(per_example):
+    """Average per-example losses over the global batch (correct under tf.distribute)."""
+    return tf.nn.compute_average_loss(per_example)
 
 
 def _as_list(outputs):
@@ -241,3 +248,42 @@ def feature_matching_loss(real_features, fake_features):
             tf.add_n([l1_loss(tf.stop_gradient(r), f) for r, f in zip(real_maps, fake_maps)])
         )
     return tf.add_n(per_discriminator) / float(len(per_discriminator))
+
+
+# InfoGAN's mutual-information terms, per example
+
+def categorical_code_loss(codes, logits):
+    """``-log Q(c_cat | x)`` = cross-entropy of the one-hot ``codes`` (B, K) with Q's ``logits``, shape ``(B,)``."""
+    logits = tf.cast(logits, tf.float32)
+    return -tf.reduce_sum(tf.cast(codes, tf.float32) * tf.nn.log_softmax(logits, axis=-1), axis=-1)
+
+
+def gaussian_code_loss(codes, mean, log_std=None):
+    """``-log Q(c_cont | x)`` for a factored Gaussian, summed over the codes, shape ``(B,)``:
+    ``sum_i 0.5 log(2 pi) + log s_i + (c_i - mu_i)^2 / (2 s_i^2)``; ``log_std=None`` means s = 1."""
+    codes, mean = tf.cast(codes, tf.float32), tf.cast(mean, tf.float32)
+    log_std = tf.zeros_like(mean) if log_std is None else tf.cast(log_std, tf.float32)
+    z = (codes - mean) * tf.exp(-log_std)
+    return tf.reduce_sum(0.5 * math.log(2.0 * math.pi) + log_std + 0.5 * tf.square(z), axis=-1)
+
+
+def coupled_weight_decay(variables, weight_decay):
+    """``0.5 * wd * sum(w^2)``, whose gradient ``wd * w`` is PyTorch's coupled weight decay;
+    scaled for the number of replicas, since every replica adds it and gradients are summed."""
+    if not weight_decay:
+        return tf.constant(0.0)
+    total = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
+    return tf.nn.scale_regularization_loss(0.5 * weight_decay * total)
+
+
+def multiscale_feature_matching_loss(real_outputs, fake_outputs):
+    """pix2pixHD's L_FM per example, from the multi-scale D's outputs (logits last per scale).
+
+    ``sum_k sum_i 1/num_D * 4/(n_layers+1) * mean|D_k^(i)(real) - D_k^(i)(fake)|`` over the
+    intermediate features i of each scale k (n_layers + 1 of them), real features constant:
+    ``feature_matching_loss`` times the reference's ``feat_weights``.
+    """
+    real_features = [scale[:-1] for scale in real_outputs]
+    fake_features = [scale[:-1] for scale in fake_outputs]
+    feat_weight = 4.0 / len(real_features[0])
+    return feat_weight * feature_matching_loss(real_features, fake_features)

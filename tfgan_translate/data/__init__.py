@@ -11,6 +11,8 @@ or ``crop_size``, ``load_size``, ``preprocess``, ``training``, ``seed``, ``stric
 ``single_folder(path)``         images to translate -> ``{"a", "path"}``
 ``demo_paired(task)``           offline pix2pix demo (edges2photo, gray2color)
 ``demo_unpaired(split)``        offline CycleGAN demo with a known answer
+``resolve(value, kind)``        a CLI ``--dataset`` value -> training batches per epoch
+                                and held-out splits (:mod:`.sources`)
 ==============================  =====================================================
 
 Example:
@@ -29,11 +31,12 @@ from tfgan_translate.data.folders import (
 )
 from tfgan_translate.data.options import PREPROCESS_MODES, Options
 from tfgan_translate.data.preprocess import denormalize, normalize, to_uint8
+from tfgan_translate.data.sources import DataSource, HeldOut, resolve
 from tfgan_translate.data.tfds_source import tfds_unpaired
 
 __all__ = [
     "tfds_unpaired", "unaligned_folder", "aligned_folder", "single_folder",
-    "demo_paired", "demo_unpaired",
+    "demo_paired", "demo_unpaired", "resolve", "DataSource", "HeldOut",
     "Options", "PREPROCESS_MODES",
     "normalize", "denormalize", "to_uint8", "psnr", "decode_image",
     "BadImageError", "BadImageWarning", "FolderLayoutError",

@@ -100,29 +100,3 @@ def digit_dataset(name, split="train", **options):
     if name == "mnist":
         return mnist(split, **options)
     raise ValueError(f"unknown digit dataset {name!r}; choose one of {', '.join(DATASETS)}")
-
-
-def training_dataset_fn(dataset, config, direction="AtoB", data_dir=None, strict=False):
-    """``(epoch -> tf.data.Dataset, steps_per_epoch)`` of ``dataset`` (``digits`` or ``mnist``)
-    for a config with ``image_size``, ``batch_size``, ``seed`` and ``channels``.
-
-    ``direction`` and ``strict`` belong to image translation and are refused / ignored.
-    """
-    if direction != "AtoB":
-        raise ValueError("--direction is for image translation; class-conditional families have no direction")
-    if dataset not in DATASETS:
-        raise ValueError(f"--dataset {dataset!r}: the class-conditional families train on {' or '.join(DATASETS)}")
-    if getattr(config, "channels", 1) != 1:
-        raise ValueError(f"--dataset {dataset} is grayscale: set channels=1 (got {config.channels})")
-    options = dict(image_size=config.image_size, batch_size=config.batch_size, data_dir=data_dir)
-
-    def dataset_fn(epoch):
-        return digit_dataset(dataset, "train", seed=config.seed * 100_003 + int(epoch), **options)
-
-    if dataset == "digits":
-        steps = len(digits_arrays("train", config.image_size)[1]) // config.batch_size
-    else:
-        steps = int(dataset_fn(0).cardinality())
-    if steps < 1:
-        raise ValueError(f"--dataset {dataset} gives no full batch of {config.batch_size}; lower --batch-size")
-    return dataset_fn, steps

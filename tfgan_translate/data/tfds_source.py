@@ -51,7 +51,7 @@ def tfds_unpaired(name, split="train", direction="AtoB", data_dir=None, download
         read_config=tfds.ReadConfig(shuffle_seed=o.seed))
     streams, counts = [], []
     for stream, (source, key) in enumerate(zip(sources, ("a", "b"))):
-        count = _count(source)
+        count = count_records(source)
         if count == 0:
             raise ValueError(f"tfds split {full_name}:{split}{domains[stream]} is empty")
 
@@ -98,9 +98,21 @@ def load_tfds(name, **kwargs):
         ) from None
 
 
-def _count(ds):
+def count_records(ds):
     """Number of records: tfds usually knows it; otherwise count the (undecoded) records."""
     n = int(ds.cardinality())
     if n >= 0:
         return n
     return int(ds.reduce(tf.constant(0, tf.int64), lambda c, _: c + 1))
+
+
+def tfds_split_images(name, split, data_dir=None, **options):
+    """Batches of the images of one tfds ``cycle_gan`` split (e.g. ``testA``), each once, in file order."""
+    import tensorflow_datasets as tfds
+
+    o = make_options(options)
+    source = load_tfds(name if "/" in name else f"cycle_gan/{name}", split=split, data_dir=data_dir,
+                       decoders={"image": tfds.decode.SkipDecoding()})
+    count = count_records(source)
+    stream = image_stream(source, count, lambda x: {"a": decode_image(x["image"], o.channels)}, o)
+    return finish(stream, count, o).map(lambda x: x["a"])

@@ -28,6 +28,7 @@ The InfoGAN D has two heads on the shared trunk: the D head (one logit) and the 
 import math
 
 import keras
+import tensorflow as tf
 
 from .blocks import conv, conv_transpose, leaky_relu, normalization, relu, weight_init
 
@@ -148,3 +149,17 @@ def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories=10, num_
         if learn_std:
             outputs["continuous_log_std"] = _dense(q, num_continuous, "q_continuous_log_std", dtype="float32")
     return keras.Model(image, outputs, name=name)
+
+
+def input_sizes(generator):
+    """``{input name: vector size}`` of a generator (works on exported ``.keras`` models too)."""
+    return {tensor.name.split(":")[0]: int(tensor.shape[-1]) for tensor in generator.inputs}
+
+
+def inputs_by_name(generator, named):
+    """The list ``generator`` takes, ordered as its inputs, from ``{name: array}``."""
+    sizes = input_sizes(generator)
+    missing = sorted(set(sizes) - set(named))
+    if missing:
+        raise ValueError(f"the generator needs inputs {', '.join(sizes)}; missing {', '.join(missing)}")
+    return [tf.convert_to_tensor(named[name], tf.float32) for name in sizes]

@@ -4,22 +4,27 @@ from .checkpoints import CheckpointWriteError, RunCheckpoint, seed_states
 from .config import TrainConfig
 from .image_pool import ImagePool
 from .optimize import apply_gradients, for_precision
-from .loop import FitResult, NonFiniteLossError, RunConflictError, fit, prepare_run_dir
+from .loop import FitResult, NonFiniteLossError, Trainable, fit, prepare_run_dir
+from .run_folder import RunConflictError, RunFolder
 from .run_lock import RunLock, RunLockedError
-from .schedules import EpochSchedule, adam_for, rmsprop_for
+from .schedules import EpochGate, EpochLength, EpochSchedule, adam_for, rmsprop_for
 from .summaries import image_grid, save_grid
 
 __all__ = [
     "CheckpointWriteError",
+    "EpochGate",
+    "EpochLength",
     "EpochSchedule",
     "FitResult",
     "ImagePool",
     "NonFiniteLossError",
     "RunCheckpoint",
     "RunConflictError",
+    "RunFolder",
     "RunLock",
     "RunLockedError",
     "TrainConfig",
+    "Trainable",
     "adam_for",
     "apply_gradients",
     "for_precision",

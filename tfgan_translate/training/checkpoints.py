@@ -35,6 +35,55 @@ def portable_items(items):
     }
 
 
+def checkpoint_paths(directory):
+    """The checkpoints listed in ``directory``'s state file, newest first (``[]`` when none)."""
+    state = tf.train.get_checkpoint_state(str(directory))
+    if state is None:
+        return []
+    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    return [p if Path(p).is_absolute() else str(Path(directory) / p) for p in reversed(paths)]
+
+
+def restore_newest(checkpoint, directory, partial=False, log=print):
+    """Restore ``checkpoint`` (a ``tf.train.Checkpoint``) from the newest loadable checkpoint in
+    ``directory``: the one path that training, translation, export and evaluation share.
+
+    A listed checkpoint that fails to load (a damaged or half-copied file) is reported and
+    skipped for the next older one; if none loads, raises ``ValueError`` naming the folder
+    (nothing is deleted). ``partial`` restores a part of what was saved (e.g. only the
+    generators). Returns the path restored, or ``None`` when the folder lists none.
+    """
+    failures = []
+    for path in checkpoint_paths(directory):
+        try:
+            status = checkpoint.restore(path)
+            (status.expect_partial() if partial else status).assert_existing_objects_matched()
+        except Exception as error:  # noqa: BLE001 (TF raises OpError, IndexError, ValueError... for damaged files)
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            log(f"checkpoint {path} could not be loaded ({message}); trying an older one")
+            failures.append(path)
+            continue
+        if failures:
+            log(f"restored {path} instead of the damaged {failures[0]}")
+        return path
+    if failures:
+        raise ValueError(
+            f"no checkpoint in {directory} could be loaded (tried {', '.join(failures)}); they were left "
+            "untouched: move them away to start over, or choose another --run-dir"
+        )
+    return None
+
+
+def restore_models(models, run_dir, log=print):
+    """Restore ``{name: model}`` (a part of a run's checkpoint) from ``run_dir``'s newest loadable
+    checkpoint; returns its path, or raises ``ValueError`` saying the run has none."""
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    latest = restore_newest(tf.train.Checkpoint(**models), directory, partial=True, log=log)
+    if latest is None:
+        raise ValueError(f"{run_dir} has no checkpoint in {directory}; train (or resume) it first")
+    return latest
+
+
 class RunCheckpoint:
     """A ``tf.train.Checkpoint`` + ``CheckpointManager`` over a trainer's ``checkpoint_items()``.
 
@@ -56,30 +105,9 @@ class RunCheckpoint:
         return self.manager.latest_checkpoint
 
     def restore_latest(self):
-        """Restore the newest loadable checkpoint; returns its path, or ``None`` when there is none.
-
-        A listed checkpoint that fails to load is reported and skipped for the next older one;
-        if none loads, raises ``ValueError`` naming the folder (nothing is deleted).
-        """
-        candidates = list(reversed(self.manager.checkpoints))
-        failures = []
-        for path in candidates:
-            try:
-                self.checkpoint.restore(path).assert_existing_objects_matched()
-            except Exception as error:  # noqa: BLE001 (TF raises OpError, IndexError, ValueError... for damaged files)
-                message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                self.log(f"checkpoint {path} could not be loaded ({message}); trying an older one")
-                failures.append(path)
-                continue
-            if failures:
-                self.log(f"resumed from {path} instead of the damaged {failures[0]}")
-            return path
-        if failures:
-            raise ValueError(
-                f"no checkpoint in {self.directory} could be loaded (tried {', '.join(failures)}); they were left "
-                "untouched: move them away to start over, or choose another --run-dir"
-            )
-        return None
+        """Restore the newest loadable checkpoint; returns its path, or ``None`` when there is none
+        (see :func:`restore_newest`)."""
+        return restore_newest(self.checkpoint, self.directory, log=self.log)
 
     def save(self, step):
         """Write ``ckpt-<step>``; on failure raise ``CheckpointWriteError`` saying the last good one is kept."""

@@ -189,13 +189,13 @@ def check_global_batch(batch_size, strategy):
         )
 
 
-def build_trainer(module, config, steps_per_epoch, strategy=None):
-    """``module.Trainer(config, steps_per_epoch=...)`` with everything stateful created in
-    ``strategy.scope()`` (models, optimizers, image pools, random states)."""
+def build_trainer(trainer_class, config, steps_per_epoch, strategy=None):
+    """``trainer_class(config, steps_per_epoch=...)`` (a family's ``Trainer``) with everything
+    stateful created in ``strategy.scope()`` (models, optimizers, image pools, random states)."""
     strategy = strategy or tf.distribute.get_strategy()
-    check_global_batch(getattr(config, "batch_size", strategy.num_replicas_in_sync), strategy)
+    check_global_batch(config.batch_size, strategy)
     with strategy.scope():
-        return module.Trainer(config, steps_per_epoch=steps_per_epoch)
+        return trainer_class(config, steps_per_epoch=steps_per_epoch)
 
 
 def reduce_losses(strategy, per_replica):

@@ -1,8 +1,7 @@
 """The training loop: owns ``tf.function``, checkpoints, logs, samples and interruptions.
 
-It knows a trainer only through its small interface: ``family``, ``config``,
-``train_step(batch) -> dict of scalar losses``, ``checkpoint_items()`` and
-``sample(batch) -> dict of image batches``.
+It knows a trainer only through the small interface :class:`Trainable` (which every family's
+``Trainer`` implements through ``families.base.Trainer``).
 """
 
 import dataclasses
@@ -10,20 +9,32 @@ import functools
 import math
 import signal
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from . import config as config_io
 from . import distribute
 from .checkpoints import RunCheckpoint
+from .run_folder import RunFolder
 from .run_lock import RunLock
 from .summaries import TensorBoardLog, image_grid, save_grid
 
 
-class RunConflictError(ValueError):
-    """The run folder belongs to a different configuration."""
+class Trainable(typing.Protocol):
+    """What ``fit`` needs of a trainer (``families.base.Trainer`` provides it)."""
+
+    family: typing.Any  # has ``name``: written into config.json
+    config: typing.Any  # a frozen dataclass
+
+    def bind_steps_per_epoch(self, steps: int | None) -> int: ...
+
+    def checkpoint_items(self) -> dict: ...
+
+    def train_step(self, batch) -> dict: ...
+
+    def sample(self, batch) -> dict: ...
 
 
 class NonFiniteLossError(RuntimeError):
@@ -42,27 +53,10 @@ class FitResult:
 
 
 def prepare_run_dir(run_dir, family, config):
-    """Create the folder, or check that its saved config is this one; then write ``config.json``.
-
-    Raises ``RunConflictError`` listing every differing field, so a run is never resumed with
-    another model, and never overwritten.
-    """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved = config_io.read_config(run_dir)
-    new = config_io.to_dict(config, family)
-    if saved is not None:
-        saved_family, saved_fields = saved
-        diff = config_io.differences({"family": saved_family, **saved_fields}, new)
-        if diff:
-            raise RunConflictError(
-                f"{run_dir} holds a {saved_family} run with another configuration ("
-                + "; ".join(diff)
-                + "). Nothing was changed: repeat the saved settings to resume it, or start fresh elsewhere with --new-run (or another --run-dir)."
-            )
-    else:
-        config_io.write_config(config, family, run_dir)
-    return run_dir
+    """Create the folder, or check that its saved config is this one; then write ``config.json``
+    (``RunFolder.prepare``; ``run_dir`` may be a path or a ``RunFolder``)."""
+    folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    return folder.prepare(family, config)
 
 
 class _StopRequest:
@@ -106,8 +100,9 @@ def _run_roles(strategy, run_dir, trainer):
     checkpoints and logs; another multi-worker process writes nothing that stays (its
     checkpoint copies go to a scratch folder that is deleted after each save)."""
     if distribute.is_chief(strategy):
-        return True, prepare_run_dir(run_dir, trainer.family, trainer.config), None, TensorBoardLog(run_dir)
-    return False, Path(run_dir), distribute.scratch_dir(run_dir, strategy), _NoLog()
+        path = prepare_run_dir(run_dir, trainer.family.name, trainer.config)
+        return True, path, None, TensorBoardLog(path)
+    return False, Path(run_dir), distribute.scratch_dir(Path(run_dir), strategy), _NoLog()
 
 
 def _progress(total, initial, enabled):
@@ -142,12 +137,12 @@ def _with_run_lock(train):
 
 @_with_run_lock
 def fit(
-    trainer,
+    trainer: Trainable,
     dataset_fn,
     run_dir,
     *,
-    steps_per_epoch,
     total_steps,
+    steps_per_epoch=None,
     sample_batch=None,
     sample_every=500,
     checkpoint_every=1000,
@@ -160,12 +155,15 @@ def fit(
     """Train ``trainer`` until ``total_steps`` (counting steps of earlier, resumed runs).
 
     Args:
-        trainer: a family ``Trainer``.
+        trainer: a family ``Trainer`` (see :class:`Trainable`).
         dataset_fn: ``epoch -> tf.data.Dataset`` of batches for that epoch; it must give the
             same batches for the same epoch, so that a resumed run sees what an
             uninterrupted one would (the loop skips the batches already done).
-        run_dir: the run folder; resumes automatically from its latest checkpoint.
-        steps_per_epoch: batches in one epoch (drives the learning-rate schedule).
+        run_dir: the run folder (a path or a ``RunFolder``); resumes automatically from its
+            latest checkpoint.
+        steps_per_epoch: batches in one epoch, which the trainer's learning-rate schedules
+            count: bound to a trainer built without it, and refused when the trainer was built
+            with another value (``None``: the trainer's own).
         total_steps: stop when the step counter reaches this.
         sample_batch: a batch to translate for the PNG grids (``None``: first batch).
         sample_every, checkpoint_every, log_every: intervals in steps (0 turns one off).
@@ -184,6 +182,7 @@ def fit(
         ``CheckpointWriteError`` when a checkpoint cannot be written (the previous one is kept).
     """
     strategy = strategy or tf.distribute.get_strategy()
+    steps_per_epoch = trainer.bind_steps_per_epoch(steps_per_epoch)
     chief, run_dir, scratch, log = _run_roles(strategy, run_dir, trainer)
     with strategy.scope():
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

@@ -38,12 +38,13 @@ import dataclasses
 
 import tensorflow as tf
 
-from . import losses, networks
-from .networks.discogan import depth_for
-from .training import TrainConfig, adam_for, apply_gradients
-from .translation import mean_loss, seeded, take_two_domain_models
-
-FAMILY = "discogan"
+from .. import losses, networks
+from ..losses import coupled_weight_decay as l2_penalty, mean_loss
+from ..networks.discogan import depth_for
+from ..training import TrainConfig, apply_gradients
+from ..training.config import option
+from .base import Demo, Family
+from .translation import TWO_DIRECTIONS, TWO_DOMAIN_COLUMNS, TwoDomainTrainer, known_mapping_report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,28 +61,27 @@ class Config(TrainConfig):
     n_epochs: int = 200
     n_epochs_decay: int = 0
     lr_policy: str = "constant"
-    input_channels: int = 3
-    output_channels: int = 3
-    num_downs: int | None = None
-    ngf: int = 64
-    ndf: int = 64
-    recon_loss: str = "mse"
-    hinge_margin: float = 0.05
-    gan_weight: float = 0.1
-    fm_weight: float = 0.9
-    starting_rate: float = 0.01
-    default_rate: float = 0.5
-    gan_curriculum: int = 10000
-    update_interval: int = 3
-    weight_decay: float = 1e-5
+    input_channels: int = option(3, "channels of domain A")
+    output_channels: int = option(3, "channels of domain B")
+    num_downs: int | None = option(None, "encoder levels (none: down to a 4x4 bottleneck)", derived="depth")
+    ngf: int = option(64, "generator filters in the first layer")
+    ndf: int = option(64, "discriminator filters in the first layer")
+    recon_loss: str = option("mse", "reconstruction distance", tuple(losses.RECONSTRUCTION_DISTANCES))
+    hinge_margin: float = option(0.05, "margin of the hinge distance")
+    gan_weight: float = option(0.1, "weight of the GAN term")
+    fm_weight: float = option(0.9, "weight of the feature-matching term")
+    starting_rate: float = option(0.01, "reconstruction weight during the GAN curriculum")
+    default_rate: float = option(0.5, "reconstruction weight after it")
+    gan_curriculum: int = option(10000, "iterations of the GAN curriculum")
+    update_interval: int = option(3, "iterations per discriminator update (the others update G)")
+    weight_decay: float = option(1e-5, "PyTorch-style (coupled) weight decay")
 
     def __post_init__(self):
-        if self.num_downs is None:
-            object.__setattr__(self, "num_downs", depth_for(self.image_size))
         losses.reconstruction_distance(self.recon_loss)
-        if self.num_downs < 2 or self.image_size < 4 * 2**self.num_downs or self.image_size % 2**self.num_downs:
+        depth = self.depth
+        if depth < 2 or self.image_size < 4 * 2**depth or self.image_size % 2**depth:
             raise ValueError(
-                f"image_size {self.image_size} does not work with num_downs {self.num_downs}: it must be a multiple "
+                f"image_size {self.image_size} does not work with num_downs {depth}: it must be a multiple "
                 f"of 2**num_downs and at least 4 * 2**num_downs (num_downs >= 2)"
             )
         if self.update_interval < 2:
@@ -93,6 +93,11 @@ class Config(TrainConfig):
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {self.batch_size}")
 
+    @property
+    def depth(self):
+        """The networks' levels: ``num_downs``, or down to a 4x4 bottleneck when it is ``None``."""
+        return depth_for(self.image_size) if self.num_downs is None else int(self.num_downs)
+
 
 def build_models(config):
     """Two encoder-decoder generators and two DCGAN discriminators (returning features + logits)."""
@@ -100,11 +105,11 @@ def build_models(config):
 
     def generator(cin, cout, name):
         return networks.build_encoder_decoder_generator(
-            (None, None, cin), cout, depth=config.num_downs, ngf=config.ngf, name=name)
+            (None, None, cin), cout, depth=config.depth, ngf=config.ngf, name=name)
 
     def discriminator(channels, name):
         return networks.build_dcgan_discriminator(
-            (None, None, channels), depth=config.num_downs, ndf=config.ndf, return_features=True, name=name)
+            (None, None, channels), depth=config.depth, ndf=config.ndf, return_features=True, name=name)
 
     return {
         "generator_ab": generator(a, b, "generator_ab"),
@@ -114,29 +119,14 @@ def build_models(config):
     }
 
 
-def l2_penalty(variables, weight_decay):
-    """``0.5 * wd * sum(w^2)``, whose gradient ``wd * w`` is PyTorch's coupled weight decay;
-    scaled for the number of replicas, since every replica adds it and gradients are summed."""
-    if not weight_decay:
-        return tf.constant(0.0)
-    total = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
-    return tf.nn.scale_regularization_loss(0.5 * weight_decay * total)
-
-
-class Trainer:
+class Trainer(TwoDomainTrainer):
     """Models, optimizers, the iteration counter and the train step of DiscoGAN."""
 
-    family = FAMILY
-
-    def __init__(self, config=None, steps_per_epoch=1, models=None):
-        self.config = config or Config()
+    def setup(self):
         c = self.config
-        take_two_domain_models(self, models or seeded(build_models, c))
         # The generator optimizer steps update_interval - 1 times per batch; its schedule counts epochs of data.
-        self.generator_optimizer = adam_for(c, steps_per_epoch * (c.update_interval - 1))
-        self.discriminator_optimizer = adam_for(c, steps_per_epoch)
-        self.generator_optimizer.build(self.generator_variables)
-        self.discriminator_optimizer.build(self.discriminator_variables)
+        self.add_optimizer("generator_optimizer", self.adam(c.update_interval - 1), self.generator_variables)
+        self.add_optimizer("discriminator_optimizer", self.adam(), self.discriminator_variables)
         # Official iterations done (one per D or G update): drives the GAN curriculum.
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration",
                                      aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
@@ -144,17 +134,8 @@ class Trainer:
         if c.recon_loss == "hinge":
             self.distance = lambda x, y: losses.hinge_distance(x, y, c.hinge_margin)
 
-    def checkpoint_items(self):
-        return {
-            **self.models,
-            "generator_optimizer": self.generator_optimizer,
-            "discriminator_optimizer": self.discriminator_optimizer,
-            "iteration": self.iteration,
-        }
-
-    def generators(self):
-        """``AtoB`` translates with ``generator_ab``, ``BtoA`` with ``generator_ba``."""
-        return {"generator_ab": self.generator_ab, "generator_ba": self.generator_ba}
+    def extra_state(self):
+        return {"iteration": self.iteration}
 
     def rate(self):
         """The curriculum weight r of the reconstruction term at the current iteration."""
@@ -211,12 +192,17 @@ class Trainer:
             g_results = self._generator_update(real_a, real_b)
         return {**results, **g_results}
 
-    def sample(self, batch):
-        """Grid columns: a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), G_AB(G_BA(b)) in inference mode."""
-        g, f = self.generator_ab, self.generator_ba
-        fake_b = g(batch["a"], training=False)
-        fake_a = f(batch["b"], training=False)
-        return {
-            "a": batch["a"], "a_to_b": fake_b, "a_to_b_to_a": f(fake_b, training=False),
-            "b": batch["b"], "b_to_a": fake_a, "b_to_a_to_b": g(fake_a, training=False),
-        }
+
+# The demo at 32 px keeps the official design with one level less (4x4 bottleneck), 16 filters,
+# batch 8, Adam 5e-4, 750 steps (8 epochs at the full rate, 7 decaying). No GAN curriculum
+# (gan_curriculum=0: reconstruction weight 0.5 from the first step): the official 0.01 start
+# lets the GAN-only phase settle on a colour scramble that the cycle then keeps. Measured on the
+# known-mapping PSNR (identity guess 13.46 dB): 16.8 dB (+3.3) in 750 steps, 80 CPU s (1:42 wall on
+# the loaded 2 cores, `cli demo --family discogan`). Also measured: a 300-iteration curriculum
+# 11.8 dB (500 steps); no curriculum with lr 2e-4 10.8 dB (750), with 5e-4 15.9 dB (500), 15.5 dB (1,000).
+FAMILY = Family(
+    name="discogan", config=Config, build_models=build_models, trainer=Trainer, data="unpaired",
+    directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS,
+    demo=Demo(Config(image_size=32, ngf=16, ndf=16, batch_size=8, lr=5e-4, gan_curriculum=0, lr_policy="linear",
+                     n_epochs=8, n_epochs_decay=7), "demo-unpaired", known_mapping_report),
+)

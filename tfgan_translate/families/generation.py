@@ -1,5 +1,5 @@
-"""What the noise-to-image families (CGAN, InfoGAN) share: the config fields, the data hook,
-and per-step random draws that need no state of their own.
+"""What the noise-to-image families (CGAN, InfoGAN) share: the config fields, the trainer
+base, and per-step random draws that need no state of their own.
 
 The random noise and codes of a train step are drawn statelessly from
 ``(config.seed, optimizer step, replica id)``: a resumed run draws exactly what an
@@ -12,10 +12,10 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from . import losses
-from .data import digits
-from .networks.conditional import ARCHITECTURES
-from .training import TrainConfig
+from .. import losses
+from ..training import TrainConfig
+from ..training.config import option
+from .base import Trainer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,18 +28,23 @@ class GenerationConfig(TrainConfig):
     """
 
     image_size: int = 28
-    channels: int = 1
+    channels: int = option(1, "image channels")
     batch_size: int = 64
-    noise_dim: int = 100
-    ngf: int = 64
-    ndf: int = 64
+    noise_dim: int = option(100, "size of the noise vector z")
+    ngf: int = option(64, "generator filters (convolutional networks)")
+    ndf: int = option(64, "discriminator filters (convolutional networks)")
     n_epochs: int = 50
     n_epochs_decay: int = 0
     lr_policy: str = "constant"
-    gan_loss: str = "vanilla"
+    gan_loss: str = option("vanilla", "GAN objective", tuple(losses.GAN_LOSSES))
 
     def __post_init__(self):
         check_generation_config(self)
+
+    @property
+    def convolutional(self):
+        """Whether the networks are convolutional (their image side must be a multiple of 4)."""
+        return True
 
 
 def check_generation_config(config):
@@ -50,10 +55,7 @@ def check_generation_config(config):
                          f"{config.image_size}, {config.batch_size}, {config.channels}")
     if config.noise_dim < 1:
         raise ValueError(f"noise_dim must be >= 1; got {config.noise_dim}")
-    architecture = getattr(config, "architecture", "conv")
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}; got {architecture!r}")
-    if architecture == "conv" and config.image_size % 4:
+    if config.convolutional and config.image_size % 4:
         raise ValueError(f"image_size {config.image_size} does not work with the convolutional networks: "
                          "it must be a multiple of 4 (e.g. 28 or 32)")
 
@@ -76,20 +78,15 @@ def fixed_noise(count, noise_dim, seed):
     return np.random.default_rng(seed).standard_normal((count, noise_dim)).astype(np.float32)
 
 
-def training_dataset_fn(dataset, config, direction="AtoB", data_dir=None, strict=False):
-    """The families' data hook for ``runs.training_dataset_fn``: ``digits`` (offline) or ``mnist`` (tfds)."""
-    return digits.training_dataset_fn(dataset, config, direction=direction, data_dir=data_dir, strict=strict)
+class GenerativeTrainer(Trainer):
+    """The base of the noise-to-image families: one generator, one discriminator, an Adam each
+    (the generator's at ``generator_lr`` when the config has one), and the GAN losses."""
 
+    def setup(self):
+        self.add_optimizer("generator_optimizer", self.adam(lr=self.generator_lr()), self.generator.trainable_variables)
+        self.add_optimizer("discriminator_optimizer", self.adam(), self.discriminator.trainable_variables)
+        self.gan_generator_loss, self.gan_discriminator_loss = losses.gan_losses(self.config.gan_loss)
 
-def input_sizes(generator):
-    """``{input name: vector size}`` of a generator (works on exported ``.keras`` models too)."""
-    return {tensor.name.split(":")[0]: int(tensor.shape[-1]) for tensor in generator.inputs}
-
-
-def inputs_by_name(generator, named):
-    """The list ``generator`` takes, ordered as its inputs, from ``{name: array}``."""
-    sizes = input_sizes(generator)
-    missing = sorted(set(sizes) - set(named))
-    if missing:
-        raise ValueError(f"the generator needs inputs {', '.join(sizes)}; missing {', '.join(missing)}")
-    return [tf.convert_to_tensor(named[name], tf.float32) for name in sizes]
+    def generator_lr(self):
+        """The generator's learning rate (``None``: the config's ``lr``)."""
+        return None

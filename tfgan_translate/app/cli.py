@@ -8,14 +8,21 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import __version__, families
+from . import DEFAULT_DEMOS
+
 
 class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit status 2."""
 
 
-def _add_train(subparsers):
-    parser = subparsers.add_parser("train", help="train a model (resumes when the run folder has a checkpoint)")
-    parser.add_argument("model", help="pix2pix, cyclegan, pix2pixhd, discogan, dualgan, cgan or infogan")
+def _add_train(subparsers, family=None):
+    """``train``; with ``family`` (named on the command line) also one flag per field of its Config."""
+    parser = subparsers.add_parser(
+        "train", help="train a model (resumes when the run folder has a checkpoint)",
+        description="Train a model family. `tfgan-translate train MODEL --help` lists every field of "
+        "MODEL's config as a flag, with the paper's default.")
+    parser.add_argument("model", choices=families.names(), metavar="MODEL", help=f"one of {', '.join(families.names())}")
     parser.add_argument("--dataset", required=True,
                         help="demo-paired | demo-gray2color | demo-unpaired | a folder (trainA/trainB, or A|B images) "
                         "| a tfds cycle_gan name such as horse2zebra | digits (offline) or mnist (tfds) for cgan/infogan")
@@ -24,22 +31,16 @@ def _add_train(subparsers):
                         help="start a fresh run in the next free folder <run-dir>-2, -3, ... when --run-dir "
                         "already holds a run (which is left untouched)")
     parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB", help="which half/domain is the input")
-    parser.add_argument("--epochs", type=int, help="total epochs: half at the full rate, half decaying (paper: 100 + 100)")
-    parser.add_argument("--steps", type=int, help="stop after this many steps in total, counting resumed ones")
-    for flag, kind, text in [
-        ("--image-size", int, "training crop size (paper 256)"),
-        ("--batch-size", int, "global batch size (paper 1)"),
-        ("--seed", int, "seed for weights, data order and jitter"),
-        ("--generator", str, "unet or resnet"),
-        ("--ngf", int, "generator filters (paper 64)"),
-        ("--ndf", int, "discriminator filters (paper 64)"),
-        ("--n-blocks", int, "residual blocks of the ResNet generator"),
-        ("--norm", str, "batch, instance or none"),
-        ("--lr", float, "learning rate (paper 2e-4)"),
-    ]:
-        parser.add_argument(flag, type=kind, help=text)
+    parser.add_argument("--epochs", type=int, help="total epochs: half at the full rate, half decaying "
+                        "(sets n_epochs and n_epochs_decay; default: the family's, e.g. 100 + 100 for pix2pix)")
+    parser.add_argument("--steps", type=int, help="stop after this many steps in total, counting resumed ones "
+                        "(default: the end of the epochs)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="any other Config field, e.g. --set lambda_identity=0 (repeatable)")
+                        help="any Config field, e.g. --set lambda_identity=0 (repeatable)")
+    if family is not None:
+        from .train_config import add_config_flags
+
+        add_config_flags(parser, family.config)
     parser.add_argument("--data-dir", help="tfds data folder")
     parser.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
     parser.add_argument("--sample-every", type=int, default=500, help="steps between PNG sample grids")
@@ -69,11 +70,12 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch):
         return None, 0
     if args.evaluate_every_epochs < 0:
         raise UsageError(f"--evaluate-every-epochs must be >= 0, got {args.evaluate_every_epochs}")
-    from . import evaluation, metrics
+    from .. import metrics
+    from . import evaluation
 
     config = trainer.config
-    source = evaluation.evaluation_source(args.dataset, config.image_size, direction=args.direction,
-                                          channels=config.input_channels, data_dir=args.data_dir)
+    source = evaluation.evaluation_source(trainer.family, args.dataset, config.image_size, direction=args.direction,
+                                          data_dir=args.data_dir)
     if args.eval_metrics:
         names = args.eval_metrics.split(",")
     elif source.paired:
@@ -86,7 +88,7 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch):
         return None, 0
     try:
         evaluator = evaluation.make_evaluator(
-            args.dataset, config, trainer.generators(), names, "AtoB", args.inception_weights,
+            args.dataset, trainer.family, config, names, "AtoB", args.inception_weights,
             data_dir=args.data_dir, strict=args.strict, trained_direction=args.direction)
     except metrics.InceptionWeightsError as error:
         raise UsageError(str(error)) from None
@@ -95,7 +97,7 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch):
 
 def _distribution_for_train(args):
     """The strategy and precision of a train command, set up before TensorFlow builds anything."""
-    from .training import distribute
+    from ..training import distribute
 
     if args.virtual_cpus is not None and args.virtual_cpus < 1:
         raise UsageError(f"--virtual-cpus must be >= 1, got {args.virtual_cpus}")
@@ -106,9 +108,10 @@ def _distribution_for_train(args):
 
 def _run_train(args):
     strategy = _distribution_for_train(args)
-    from . import runs, training
-    from .training import config as config_io
-    from .training import distribute
+    from .. import training
+    from ..training import config as config_io
+    from ..training import distribute
+    from . import runs
     from .train_config import resolve_train_config
 
     run_dir = args.run_dir or default_run_dir(args.model, args.dataset)
@@ -117,9 +120,11 @@ def _run_train(args):
         if fresh != run_dir:
             print(f"{run_dir} holds a run, left as it is; starting a new run in {fresh}")
         run_dir = fresh
-    module, config = resolve_train_config(args, run_dir)
+    family = families.get(args.model)
+    run_folder = training.RunFolder(run_dir)
+    config = resolve_train_config(args, family, run_folder)
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(
-        module.FAMILY, args.dataset, config, direction=args.direction, data_dir=args.data_dir, strict=args.strict
+        family, args.dataset, config, direction=args.direction, data_dir=args.data_dir, strict=args.strict
     )
     schedule_steps = (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
     total_steps = args.steps if args.steps is not None else schedule_steps
@@ -127,13 +132,13 @@ def _run_train(args):
         print(f"warning: --steps {total_steps} goes past the end of the {config.lr_policy} learning-rate schedule "
               f"(step {schedule_steps} = {config.n_epochs} + {config.n_epochs_decay} epochs); the steps after it "
               "train at learning rate 0. Train longer with more --epochs in a new run (--new-run).", file=sys.stderr)
-    trainer = distribute.build_trainer(module, config, steps_per_epoch, strategy)
+    trainer = distribute.build_trainer(family.trainer, config, steps_per_epoch, strategy)
     evaluate_fn, evaluate_every = _train_evaluate_fn(args, trainer, steps_per_epoch)
-    print(f"training {module.FAMILY} on {args.dataset} into {run_dir}: {steps_per_epoch} steps per epoch, "
+    print(f"training {family.name} on {args.dataset} into {run_dir}: {steps_per_epoch} steps per epoch, "
           f"up to step {total_steps}; {strategy.num_replicas_in_sync} replica(s), {args.precision}")
     try:
         result = training.fit(
-            trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+            trainer, dataset_fn, run_folder, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             progress=not args.no_progress, evaluate_fn=evaluate_fn, evaluate_every=evaluate_every, strategy=strategy,
         )
@@ -197,7 +202,7 @@ def _run_translate(args):
     else:
         family, generators = runs.load_generators(args.run_dir)
         runs.refuse_generative(family)
-        model = runs.generator_for_direction(generators, args.direction)
+        model = runs.generator_for_direction(family, generators, args.direction)
     written, skipped = inference.translate_files(model, inference.list_inputs(args.input), args.output, args.overwrite)
     print(f"translated {len(written)} image(s) into {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
     return 0
@@ -215,19 +220,18 @@ def _run_export(args):
     from . import inference, runs
 
     family, generators = runs.load_generators(args.run_dir)
-    paths = inference.export_generators(generators, args.output, family, overwrite=args.overwrite)
+    paths = inference.export_generators(generators, args.output, family.name, overwrite=args.overwrite)
     print("exported " + ", ".join(str(p) for p in paths) + " (and a SavedModel folder beside each)")
     return 0
 
 
 def _add_demo(subparsers):
-    from .families import DEFAULT_DEMOS, FAMILIES
-
+    names = families.names()
     parser = subparsers.add_parser("demo", help="train pix2pix and CycleGAN on the built-in offline data (CPU minutes)")
     parser.add_argument("--output", default="checkpoints/demo", help="folder for the demo's runs, exports and report")
-    parser.add_argument("--family", action="append", choices=tuple(FAMILIES), metavar="FAMILY",
+    parser.add_argument("--family", action="append", choices=names, metavar="FAMILY",
                         help=f"run this family's demo (repeatable; default {' and '.join(DEFAULT_DEMOS)}); "
-                        f"one of {', '.join(FAMILIES)}")
+                        f"one of {', '.join(names)}")
     parser.add_argument("--quick", action="store_true", help="a few steps only, to check an installation")
     return parser
 
@@ -235,10 +239,8 @@ def _add_demo(subparsers):
 def _run_demo(args):
     from .demo_run import DemoInterrupted, run_demo
 
-    from .families import DEFAULT_DEMOS
-
     try:
-        run_demo(args.output, quick=args.quick, families=tuple(args.family or DEFAULT_DEMOS))
+        run_demo(args.output, quick=args.quick, names=tuple(args.family or DEFAULT_DEMOS))
     except DemoInterrupted:
         return 130
     return 0
@@ -273,7 +275,7 @@ def _run_convert(args):
     import math
     import os
 
-    from .convert import ConversionError, convert_pytorch_checkpoint
+    from ..convert import ConversionError, convert_pytorch_checkpoint
 
     if not args.output.endswith(".keras"):
         raise UsageError(f"--output must end in .keras (Keras 3's model format), got {args.output!r}")
@@ -326,7 +328,8 @@ def _add_evaluate(subparsers):
 
 
 def _run_evaluate(args):
-    from . import evaluation, metrics
+    from .. import metrics
+    from . import evaluation
 
     for flag in ("batch_size", "max_images"):
         value = getattr(args, flag)
@@ -353,18 +356,29 @@ COMMANDS = {
 }
 
 
-def build_parser():
+def build_parser(family=None):
+    """The parser; ``family`` (a ``Family``) adds its config fields as flags of ``train``."""
     parser = argparse.ArgumentParser(
         prog="tfgan-translate", description="GAN image-to-image translation (pix2pix, CycleGAN, ...)"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add_parser, _ in COMMANDS.values():
-        add_parser(subparsers)
+    for name, (add_parser, _) in COMMANDS.items():
+        add_parser(subparsers, family) if name == "train" else add_parser(subparsers)
     return parser
 
 
+def _train_family(argv):
+    """The family a ``train`` command names (its first argument that is a family), or ``None``."""
+    if not argv or argv[0] != "train":
+        return None
+    name = next((token for token in argv[1:] if token in families.names()), None)
+    return families.get(name) if name else None
+
+
 def main(argv=None):
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_train_family(argv))
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command][1](args)

@@ -17,7 +17,6 @@ Example:
     >>> report, path = evaluation.evaluate_run("checkpoints/demo/pix2pix", "demo-paired")
 """
 
-import dataclasses
 import json
 import math
 import time
@@ -26,11 +25,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from . import data, metrics as metric_lib
-from .data.pipeline import check_direction
-from .data.demo import DEMO_DATASETS
-from .data.tfds_source import check_cycle_gan_name
-from .metrics import DISTRIBUTION_METRICS, PAIRED_METRICS
+from .. import data, metrics as metric_lib
+from ..data.pipeline import check_direction
+from ..metrics import DISTRIBUTION_METRICS, PAIRED_METRICS
 
 DIRECTIONS = ("AtoB", "BtoA")
 FID_PROTOCOL = (
@@ -40,78 +37,13 @@ FID_PROTOCOL = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class EvalSource:
-    """A held-out split, as fresh-dataset factories.
-
-    ``pairs()`` yields ``{"a", "b"}`` batches (paired data); otherwise ``inputs()`` yields
-    image batches of the input domain and ``targets()`` of the output domain.
-    """
-
-    dataset: str
-    split: str
-    paired: bool
-    pairs: object = None
-    inputs: object = None
-    targets: object = None
-
-
-def evaluation_source(dataset, image_size, batch_size=16, direction="AtoB", channels=3, data_dir=None, strict=False):
-    """The held-out split of ``dataset`` (a ``--dataset`` value) at ``image_size``; see the module docstring."""
-    check_direction(direction)
-    options = dict(image_size=image_size, batch_size=batch_size, training=False, drop_remainder=False)
-    if dataset in ("demo-paired", "demo-gray2color"):
-        task = "edges2photo" if dataset == "demo-paired" else "gray2color"
-        return EvalSource(dataset, "test", True, pairs=lambda: data.demo_paired(task, "test", direction, **options))
-
-    if dataset == "demo-unpaired":  # the test split pairs each input with its true translation
-        def pairs():
-            return data.demo_unpaired("test", direction, **options).map(lambda x: {"a": x["a"], "b": x["b_true"]})
-
-        return EvalSource(dataset, "test", True, pairs=pairs)
-    if dataset.startswith("demo-"):
-        raise ValueError(f"unknown demo dataset {dataset!r}; choose one of {', '.join(DEMO_DATASETS)}")
-    folder_options = dict(options, channels=channels, strict=strict)
-    path = Path(dataset)
-    if path.is_dir():
-        if any((path / name).is_dir() for name in ("trainA", "trainB", "testA", "testB")):
-            domains = ("testA", "testB") if direction == "AtoB" else ("testB", "testA")
-            missing = [d for d in domains if not (path / d).is_dir()]
-            if missing:
-                raise ValueError(f"--dataset {dataset}: no held-out {' and '.join(missing)} folder to evaluate on "
-                                 "(the unpaired layout keeps its test images in testA/ and testB/)")
-            source, target = (path / d for d in domains)
-            return EvalSource(dataset, "/".join(domains), False,
-                              inputs=lambda: data.single_folder(source, **folder_options).map(lambda x: x["a"]),
-                              targets=lambda: data.single_folder(target, **folder_options).map(lambda x: x["a"]))
-        split = next((s for s in ("test", "val") if (path / s).is_dir()), None)
-        folder = path / split if split else path
-        return EvalSource(dataset, split or path.name, True,
-                          pairs=lambda: data.aligned_folder(folder, direction, **folder_options))
-    if path.exists() or "/" in dataset.replace("cycle_gan/", "") or dataset.startswith((".", "~")):
-        raise ValueError(f"--dataset {dataset}: no such folder")
-    check_cycle_gan_name(dataset)
-    domains = ("testA", "testB") if direction == "AtoB" else ("testB", "testA")
-    return EvalSource(dataset, "/".join(domains), False,
-                      inputs=lambda: _tfds_images(dataset, domains[0], data_dir, folder_options),
-                      targets=lambda: _tfds_images(dataset, domains[1], data_dir, folder_options))
-
-
-def _tfds_images(name, split, data_dir, options):
-    """Batches of one tfds cycle_gan split (e.g. ``testA``), each image once, in file order."""
-    import tensorflow_datasets as tfds
-
-    from .data.decode import decode_image
-    from .data.options import make_options
-    from .data.pipeline import finish, image_stream
-    from .data.tfds_source import _count, load_tfds
-
-    o = make_options({k: v for k, v in options.items() if k != "strict"})
-    source = load_tfds(name if "/" in name else f"cycle_gan/{name}", split=split, data_dir=data_dir,
-                       decoders={"image": tfds.decode.SkipDecoding()})
-    count = _count(source)
-    stream = image_stream(source, count, lambda x: {"a": decode_image(x["image"], o.channels)}, o)
-    return finish(stream, count, o).map(lambda x: x["a"])
+def evaluation_source(family, dataset, image_size, batch_size=16, direction="AtoB", data_dir=None, strict=False,
+                      trained_direction="AtoB"):
+    """The held-out split of ``dataset`` (a ``--dataset`` value) for ``family``'s generator of
+    ``direction`` in a run trained with the data direction ``trained_direction``
+    (``data.resolve(...).heldout_for``); see the module docstring."""
+    source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
+    return source.heldout_for(direction, trained_direction, image_size=image_size, batch_size=batch_size)
 
 
 def _take(batches, max_images):
@@ -151,8 +83,9 @@ class Evaluator:
         kid_subsets, kid_subset_size: KID's subset scheme (standard 100 x 1000).
     """
 
-    def __init__(self, sources, metrics, features=None, max_images=None,
+    def __init__(self, family, sources, metrics, features=None, max_images=None,
                  kid_subsets=metric_lib.KID_SUBSETS, kid_subset_size=metric_lib.KID_SUBSET_SIZE):
+        self.family = family
         self.sources = sources
         self.metrics = tuple(metrics)
         for source in sources.values():
@@ -166,7 +99,7 @@ class Evaluator:
 
     def __call__(self, generators):
         """``{direction: {metric: value, "num_images": n}}`` for ``generators`` (by name)."""
-        return {d: self.evaluate(generator_for(generators, d), d) for d in self.sources}
+        return {d: self.evaluate(generators[generator_for(self.family, d)], d) for d in self.sources}
 
     def evaluate(self, generator, direction):
         source = self.sources[direction]
@@ -212,12 +145,12 @@ class Evaluator:
         return result
 
 
-def generator_for(generators, direction):
-    """pix2pix's one generator translates the data's a -> b in either data direction;
-    CycleGAN uses ``generator_ab`` for AtoB and ``generator_ba`` for BtoA."""
-    if "generator" in generators:
-        return generators["generator"]
-    return generators["generator_ab" if direction == "AtoB" else "generator_ba"]
+def generator_for(family, direction):
+    """The name of the generator scored on ``direction``: a one-generator family's translates the
+    data's a -> b in either data direction; CycleGAN's are ``generator_ab`` (AtoB) and
+    ``generator_ba`` (BtoA)."""
+    names = family.generator_names
+    return names[0] if len(names) == 1 else family.generator_for(direction)
 
 
 def flat_results(results):
@@ -235,20 +168,24 @@ def default_metrics(paired, inception_weights=None):
     return DISTRIBUTION_METRICS
 
 
-def _directions(direction, generators):
+def _directions(direction, family):
+    if not family.translates:
+        raise ValueError(f"a {family.name} run generates images from noise and codes; there is no held-out "
+                         "translation to score (its demo reports a classifier's accuracy on its samples)")
     if direction == "both":
-        if "generator_ab" not in generators:
-            raise ValueError("--direction both needs a run with two generators (CycleGAN); pix2pix translates one way")
+        if len(family.directions) < 2:
+            raise ValueError(f"--direction both needs a run with two generators (e.g. cyclegan); {family.name} "
+                             "translates one way")
         return DIRECTIONS
     if direction not in DIRECTIONS:
         raise ValueError(f"--direction must be AtoB, BtoA or both, got {direction!r}")
     return (direction,)
 
 
-def make_evaluator(dataset, config, generator_names, metrics=None, direction="AtoB", inception_weights=None,
+def make_evaluator(dataset, family, config, metrics=None, direction="AtoB", inception_weights=None,
                    features=None, batch_size=16, max_images=None, data_dir=None, strict=False,
                    trained_direction="AtoB", **kid_options):
-    """An :class:`Evaluator` for a family config's generators on ``dataset``'s held-out split.
+    """An :class:`Evaluator` for ``family``'s generators (of ``config``) on ``dataset``'s held-out split.
 
     ``direction`` (``AtoB``, ``BtoA`` or ``both``) picks CycleGAN's generator(s), and is
     pix2pix's data direction; ``trained_direction`` is the data direction the run was trained
@@ -258,22 +195,21 @@ def make_evaluator(dataset, config, generator_names, metrics=None, direction="At
     ``InceptionFeatures(inception_weights or "imagenet")``, loaded here so that missing weights
     fail before any translation.
     """
-    directions = _directions(direction, generator_names)
+    directions = _directions(direction, family)
     check_direction(trained_direction)
-    flip = {"AtoB": "BtoA", "BtoA": "AtoB"}
-    sources = {d: evaluation_source(dataset, config.image_size, batch_size, d if trained_direction == "AtoB" else flip[d],
-                                    config.input_channels, data_dir, strict)
+    sources = {d: evaluation_source(family, dataset, config.image_size, batch_size, d, data_dir, strict,
+                                    trained_direction)
                for d in directions}
     paired = all(s.paired for s in sources.values())
     names = check_metrics(metrics or default_metrics(paired, inception_weights or features), paired)
     if any(m in DISTRIBUTION_METRICS for m in names) and features is None:
         features = metric_lib.InceptionFeatures(inception_weights or "imagenet", batch_size=batch_size).load()
-    return Evaluator(sources, names, features, max_images, **kid_options)
+    return Evaluator(family, sources, names, features, max_images, **kid_options)
 
 
-def checkpoint_step(run_dir):
-    latest = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
-    return (int(latest.rsplit("-", 1)[1]) if latest else None), latest
+def checkpoint_step(checkpoint):
+    """The step of a checkpoint path ``.../ckpt-<step>``."""
+    return int(str(checkpoint).rsplit("-", 1)[1])
 
 
 def evaluate_run(run_dir, dataset, metrics=None, direction="AtoB", inception_weights=None, features=None,
@@ -288,20 +224,20 @@ def evaluate_run(run_dir, dataset, metrics=None, direction="AtoB", inception_wei
     """
     from . import runs
 
-    module, config = runs.load_run_config(run_dir)
-    family, generators = runs.load_generators(run_dir)
-    _directions(direction, generators)  # bad arguments fail before anything else
-    step, checkpoint = checkpoint_step(run_dir)
+    family, config = runs.load_run_config(run_dir)
+    _directions(direction, family)  # bad arguments fail before anything else
+    _, config, generators, checkpoint = runs.load_trained(run_dir)
+    step = checkpoint_step(checkpoint)
     path = Path(output) if output else Path(run_dir) / "eval" / f"report_step_{step}.json"
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; nothing was computed. Pass --overwrite or choose another --output.")
     started = time.perf_counter()
-    evaluator = make_evaluator(dataset, config, generators, metrics, direction, inception_weights, features,
+    evaluator = make_evaluator(dataset, family, config, metrics, direction, inception_weights, features,
                                batch_size, max_images, data_dir, strict, **kid_options)
     results = evaluator(generators)
     source = next(iter(evaluator.sources.values()))
     report = {
-        "run_dir": str(run_dir), "family": family, "step": step, "checkpoint": checkpoint,
+        "run_dir": str(run_dir), "family": family.name, "step": step, "checkpoint": checkpoint,
         "dataset": dataset, "split": source.split, "image_size": config.image_size,
         "metrics": list(evaluator.metrics), "results": results,
         "seconds": round(time.perf_counter() - started, 1),

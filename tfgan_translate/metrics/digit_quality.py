@@ -16,8 +16,8 @@ import functools
 import keras
 import numpy as np
 
-from .data import digits
-from .generation import input_sizes
+from ..data import digits
+from ..networks.conditional import input_sizes
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,41 +70,27 @@ def best_mapping_accuracy(codes, classes, num_codes=None, num_classes=None):
     return float(counts[rows, cols].sum() / max(len(codes), 1)), dict(zip(rows.tolist(), cols.tolist()))
 
 
-def cgan_class_accuracy(generator, classifier, per_class=100, seed=0):
-    """``(accuracy, per-class accuracies)`` of CGAN samples: asked class vs the classifier's label."""
-    from . import cgan
+def cgan_class_accuracy(generator, classifier, sample, per_class=100, seed=0):
+    """``(accuracy, per-class accuracies)`` of CGAN samples: asked class vs the classifier's label.
 
+    ``sample(generator, class_ids, seed=...)`` draws the images (``cgan.sample``).
+    """
     num_classes = input_sizes(generator)["class_one_hot"]
     asked = np.repeat(np.arange(num_classes), per_class)
-    predicted = predict(classifier, cgan.sample(generator, asked, seed=seed))
+    predicted = predict(classifier, sample(generator, asked, seed=seed))
     per = [float(np.mean(predicted[asked == k] == k)) for k in range(num_classes)]
     return float(np.mean(predicted == asked)), per
 
 
-def infogan_code_accuracy(generator, classifier, per_code=100, seed=0):
+def infogan_code_accuracy(generator, classifier, sample, per_code=100, seed=0):
     """``(best-mapping accuracy, mapping code -> class)`` of InfoGAN samples drawn from the prior
-    (continuous codes ~ Unif(-1, 1)) with each categorical code ``per_code`` times."""
-    from . import infogan
+    (continuous codes ~ Unif(-1, 1)) with each categorical code ``per_code`` times.
 
+    ``sample(generator, categorical, continuous, seed=...)`` draws the images (``infogan.sample``).
+    """
     sizes = input_sizes(generator)
     k = sizes["categorical_code"]
     codes = np.repeat(np.arange(k), per_code)
     continuous = np.random.default_rng(seed).uniform(-1, 1, (len(codes), sizes.get("continuous_code", 0)))
-    predicted = predict(classifier, infogan.sample(generator, codes, continuous, seed=seed))
+    predicted = predict(classifier, sample(generator, codes, continuous, seed=seed))
     return best_mapping_accuracy(codes, predicted, k, digits.NUM_CLASSES)
-
-
-def cgan_report(trainer):
-    """Demo quality figures of a CGAN trainer (``demo_run.Demo.quality``)."""
-    classifier, held_out = train_digit_classifier(trainer.config.image_size)
-    score, per_class = cgan_class_accuracy(trainer.generator, classifier)
-    return {"class_accuracy": round(score, 3), "classifier_test_accuracy": round(held_out, 3),
-            "per_class_accuracy": [round(a, 2) for a in per_class]}
-
-
-def infogan_report(trainer):
-    """Demo quality figures of an InfoGAN trainer (``demo_run.Demo.quality``)."""
-    classifier, held_out = train_digit_classifier(trainer.config.image_size)
-    score, mapping = infogan_code_accuracy(trainer.generator, classifier)
-    return {"code_class_accuracy": round(score, 3), "classifier_test_accuracy": round(held_out, 3),
-            "code_to_class": {str(k): v for k, v in mapping.items()}}

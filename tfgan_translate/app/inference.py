@@ -14,8 +14,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from . import layers  # noqa: F401  (registers our layers so that load_model finds them)
-from .data.preprocess import to_uint8
+from .. import layers  # noqa: F401  (registers our layers so that load_model finds them)
+from ..data.preprocess import to_uint8
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 PAD_LIMIT = 16

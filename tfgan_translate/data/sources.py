@@ -1,0 +1,213 @@
+"""One resolver from a ``--dataset`` value to data: training batches per epoch and held-out splits.
+
+``train``, ``evaluate``, the demo and the notebooks all go through :func:`resolve`, so that a
+value means the same thing everywhere:
+
+==========================================  ==========================================
+``demo-paired``, ``demo-gray2color``        offline pairs (edges -> photo, gray -> colour)
+``demo-unpaired``                           offline colour mapping with a known answer
+a folder with ``trainA/`` / ``trainB/``     two domains (held out: ``testA/``, ``testB/``)
+any other folder                            side-by-side A|B images, directly or in
+                                            ``train/`` (held out: ``test/`` or ``val/``)
+a tfds CycleGAN name (``horse2zebra``)      ``cycle_gan/<name>`` (held out: testA/testB)
+``digits``, ``mnist``                       class-labelled digits (offline / tfds)
+==========================================  ==========================================
+
+The kind of data a family takes (``paired``, ``unpaired``, ``labels``) decides what is
+accepted: paired families refuse two-domain layouts, unpaired ones take pairs as two
+domains, labelled ones take only digits.
+"""
+
+import dataclasses
+from pathlib import Path
+
+from . import digits
+from .demo import DEMO_DATASETS, demo_paired, demo_unpaired
+from .folders import aligned_folder, single_folder, unaligned_folder
+from .pipeline import check_direction
+from .tfds_source import check_cycle_gan_name, tfds_split_images, tfds_unpaired
+
+KINDS = ("paired", "unpaired", "labels")
+DEMO_TASKS = {"demo-paired": "edges2photo", "demo-gray2color": "gray2color"}
+EPOCH_SEED = 100_003  # epoch e of a run with seed s shuffles with s * EPOCH_SEED + e
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldOut:
+    """A held-out split, as fresh-dataset factories.
+
+    ``pairs()`` yields ``{"a", "b"}`` batches (paired data); otherwise ``inputs()`` yields
+    image batches of the input domain and ``targets()`` of the output domain.
+    """
+
+    dataset: str
+    split: str
+    paired: bool
+    pairs: object = None
+    inputs: object = None
+    targets: object = None
+
+
+def _is_image_folder(path):
+    return path.is_dir() and any(p.is_file() for p in path.iterdir())
+
+
+def _looks_like_a_path(name):
+    return name.startswith((".", "/", "~")) or ("/" in name and not name.startswith("cycle_gan/"))
+
+
+def _flip(direction):
+    return {"AtoB": "BtoA", "BtoA": "AtoB"}[direction]
+
+
+class DataSource:
+    """A ``--dataset`` value checked against the kind of data a family takes.
+
+    Args:
+        value: the ``--dataset`` value (see the module docstring).
+        kind: ``paired``, ``unpaired`` or ``labels`` (``Family.data``).
+        data_dir: the tfds data folder.
+        strict: stop at the first unreadable image instead of skipping it.
+    """
+
+    def __init__(self, value, kind, data_dir=None, strict=False):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        self.value, self.kind, self.data_dir, self.strict = str(value), kind, data_dir, strict
+        self.origin = self._classify()
+
+    def _classify(self):
+        value, path = self.value, Path(self.value)
+        if value in digits.DATASETS:
+            if self.kind != "labels":
+                raise ValueError(f"--dataset {value} holds labelled digits, for cgan and infogan; "
+                                 "image translation needs images (a folder, a demo-* or a tfds CycleGAN dataset)")
+            return "digits"
+        if self.kind == "labels":
+            raise ValueError(f"--dataset {value!r}: the class-conditional families train on "
+                             f"{' or '.join(digits.DATASETS)}")
+        if value in DEMO_DATASETS:
+            if value == "demo-unpaired" and self.kind == "paired":
+                raise ValueError("this family needs paired data; demo-unpaired has none (use demo-paired)")
+            return "demo"
+        if value.startswith("demo-"):
+            raise ValueError(f"unknown demo dataset {value!r}; choose one of {', '.join(DEMO_DATASETS)}")
+        if path.exists() or _looks_like_a_path(value):
+            if not path.is_dir():
+                raise ValueError(f"--dataset {value}: no such folder "
+                                 "(expected trainA/ + trainB/, or side-by-side A|B images)")
+            if any((path / d).is_dir() for d in ("trainA", "trainB", "testA", "testB")):
+                if self.kind == "paired":
+                    raise ValueError(
+                        f"this family needs paired data, but {value} has the unpaired trainA/trainB layout; "
+                        "give a folder of side-by-side A|B images")
+                return "domains"
+            return "pairs"
+        check_cycle_gan_name(value)
+        if self.kind == "paired":
+            raise ValueError("this family needs paired data; tfds cycle_gan datasets are unpaired")
+        return "tfds"
+
+    @property
+    def paired(self):
+        """Whether the training batches pair each input with its target."""
+        return self.origin in ("demo", "pairs") and self.value != "demo-unpaired"
+
+    # -- training ------------------------------------------------------------------------
+
+    def _maker(self, image_size, batch_size, direction, channels):
+        options = dict(image_size=image_size, batch_size=batch_size, deterministic=True)
+        path = Path(self.value)
+        if self.origin == "digits":
+            check_direction(direction)
+            if direction != "AtoB":
+                raise ValueError("--direction is for image translation; class-conditional families have no direction")
+            if channels != 1:
+                raise ValueError(f"--dataset {self.value} is grayscale: set channels=1 (got {channels})")
+            return lambda seed: digits.digit_dataset(self.value, "train", image_size=image_size, batch_size=batch_size,
+                                                     seed=seed, data_dir=self.data_dir)
+        if self.origin == "demo" and self.value in DEMO_TASKS:
+            return lambda seed: demo_paired(DEMO_TASKS[self.value], direction=direction, seed=seed, **options)
+        if self.origin == "demo":
+            return lambda seed: demo_unpaired(direction=direction, seed=seed, **options)
+        if self.origin == "domains":
+            return lambda seed: unaligned_folder(path, "train", direction=direction, seed=seed, strict=self.strict,
+                                                 **options)
+        if self.origin == "pairs":
+            folder = path / "train" if _is_image_folder(path / "train") else path
+            return lambda seed: aligned_folder(folder, direction=direction, seed=seed, strict=self.strict, **options)
+        return lambda seed: tfds_unpaired(self.value, "train", direction=direction, data_dir=self.data_dir, seed=seed,
+                                          **options)
+
+    def training(self, image_size, batch_size, seed, direction="AtoB", channels=None):
+        """``(epoch -> tf.data.Dataset, steps_per_epoch)`` of the training split.
+
+        Each epoch gets its own seed (``seed * 100_003 + epoch``), so the batches of an epoch
+        are the same in a resumed run; only full batches are given.
+        """
+        make = self._maker(image_size, batch_size, direction, 1 if channels is None and self.origin == "digits"
+                           else channels)
+        first = make(seed * EPOCH_SEED)
+        if self.origin == "digits" and self.value == "digits":
+            steps = len(digits.digits_arrays("train", image_size)[1]) // batch_size
+        else:
+            steps = int(first.cardinality())
+            if steps < 1 and self.origin != "digits":
+                steps = sum(1 for _ in first)
+        if steps < 1:
+            raise ValueError(f"--dataset {self.value} gives no full batch of {batch_size}; lower --batch-size")
+
+        reuse_first = self.origin != "digits"  # as before the resolver: runs written then resume exactly
+
+        def dataset_fn(epoch):
+            return first if epoch == 0 and reuse_first else make(seed * EPOCH_SEED + int(epoch))
+
+        return dataset_fn, steps
+
+    # -- held out ------------------------------------------------------------------------
+
+    def heldout(self, image_size, batch_size=16, direction="AtoB", channels=3):
+        """The held-out split for translating ``direction`` (``AtoB``: a -> b), at ``image_size``."""
+        check_direction(direction)
+        if self.origin == "digits":
+            raise ValueError(f"--dataset {self.value}: digits have no held-out translation to score; "
+                             "the class-conditional families are scored by their demo's classifier")
+        options = dict(image_size=image_size, batch_size=batch_size, training=False, drop_remainder=False)
+        value, path = self.value, Path(self.value)
+        if self.origin == "demo" and value in DEMO_TASKS:
+            return HeldOut(value, "test", True,
+                           pairs=lambda: demo_paired(DEMO_TASKS[value], "test", direction, **options))
+        if self.origin == "demo":  # the test split pairs each input with its true translation
+            return HeldOut(value, "test", True, pairs=lambda: demo_unpaired("test", direction, **options).map(
+                lambda x: {"a": x["a"], "b": x["b_true"]}))
+        folder_options = dict(options, channels=channels, strict=self.strict)
+        domains = ("testA", "testB") if direction == "AtoB" else ("testB", "testA")
+        if self.origin == "domains":
+            missing = [d for d in domains if not (path / d).is_dir()]
+            if missing:
+                raise ValueError(f"--dataset {value}: no held-out {' and '.join(missing)} folder to evaluate on "
+                                 "(the unpaired layout keeps its test images in testA/ and testB/)")
+            source, target = (path / d for d in domains)
+            return HeldOut(value, "/".join(domains), False,
+                           inputs=lambda: single_folder(source, **folder_options).map(lambda x: x["a"]),
+                           targets=lambda: single_folder(target, **folder_options).map(lambda x: x["a"]))
+        if self.origin == "pairs":
+            split = next((s for s in ("test", "val") if (path / s).is_dir()), None)
+            folder = path / split if split else path
+            return HeldOut(value, split or path.name, True,
+                           pairs=lambda: aligned_folder(folder, direction, **folder_options))
+        tfds_options = {k: v for k, v in folder_options.items() if k != "strict"}
+        return HeldOut(value, "/".join(domains), False,
+                       inputs=lambda: tfds_split_images(value, domains[0], self.data_dir, **tfds_options),
+                       targets=lambda: tfds_split_images(value, domains[1], self.data_dir, **tfds_options))
+
+    def heldout_for(self, direction, trained_direction="AtoB", **options):
+        """The held-out split for a generator that translates ``direction`` of a run trained
+        with the data direction ``trained_direction``."""
+        check_direction(trained_direction)
+        return self.heldout(direction=direction if trained_direction == "AtoB" else _flip(direction), **options)
+
+
+def resolve(value, kind, data_dir=None, strict=False):
+    """The :class:`DataSource` of a ``--dataset`` value for a family that takes ``kind`` data."""
+    return DataSource(value, kind, data_dir=data_dir, strict=strict)

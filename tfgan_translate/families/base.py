@@ -1,0 +1,187 @@
+"""What a family is (its declaration) and what every family's trainer shares (the base class).
+
+A family module ends with one declaration::
+
+    FAMILY = Family(name="cyclegan", config=Config, build_models=build_models, trainer=Trainer,
+                    data="unpaired", directions={"AtoB": "generator_ab", "BtoA": "generator_ba"},
+                    sample_columns=("a", "a_to_b", ...), demo=Demo(...))
+
+and the registry (``families/__init__.py``) lists the module once. Everything else (the
+CLI, run folders, evaluation, export, the demo, the notebooks, the contract test) reads
+the declaration instead of knowing family names.
+
+The trainer is a base class rather than a protocol plus helpers because what it owns is
+state that must be created in one order inside one ``strategy.scope()`` (models, then
+optimizers built on the variables they update, then a family's extra state), and because the
+checkpoint layout derived from it must be the same for every family; a family writes
+``setup`` (its optimizers and extra state), ``train_step`` and ``sample``.
+"""
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+import keras
+
+from ..training.checkpoints import seed_states
+from ..training.schedules import EpochLength, adam_for
+
+DATA_KINDS = ("paired", "unpaired", "labels")
+
+
+@dataclasses.dataclass(frozen=True)
+class Demo:
+    """A family's demo preset: the measured settings, the built-in dataset, and
+    ``quality(trainer) -> dict`` of held-out figures for the report (optional)."""
+
+    config: object
+    dataset: str
+    quality: Callable | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One model family, declared once in its module.
+
+    Args:
+        name: the CLI name (``tfgan-translate train NAME``) and the run folder's ``family``.
+        config: the frozen ``Config`` dataclass, whose defaults are the paper's.
+        build_models: ``config -> {name: keras.Model}``.
+        trainer: the ``Trainer`` class (a :class:`Trainer`).
+        data: the kind of data it trains on: ``paired`` (A|B pairs), ``unpaired`` (two
+            domains; paired data serve too) or ``labels`` (class-labelled images).
+        directions: for translating families, which model translates each direction
+            (``{"AtoB": "generator"}`` for a one-way family); empty for generating ones.
+        generator: for generating families, the model that draws images from noise and codes.
+        sample_columns: the columns of ``Trainer.sample``'s grid, left to right (or
+            ``config -> columns`` when they depend on the config).
+        demo: the :class:`Demo` preset of ``tfgan-translate demo --family NAME``.
+    """
+
+    name: str
+    config: type
+    build_models: Callable
+    trainer: type
+    data: str
+    sample_columns: tuple
+    directions: Mapping = dataclasses.field(default_factory=dict)
+    generator: str | None = None
+    demo: Demo | None = None
+
+    def __post_init__(self):
+        if self.data not in DATA_KINDS:
+            raise ValueError(f"family {self.name}: data must be one of {', '.join(DATA_KINDS)}; got {self.data!r}")
+        if bool(self.directions) == bool(self.generator):
+            raise ValueError(f"family {self.name}: declare either directions (it translates) or generator (it generates)")
+        self.trainer.family = self
+
+    @property
+    def translates(self):
+        """Whether the family translates images (``translate`` and evaluation apply to it)."""
+        return bool(self.directions)
+
+    @property
+    def generator_names(self):
+        """The models a trained run is used through (translate, export, evaluate), in order."""
+        return tuple(dict.fromkeys(self.directions.values())) if self.translates else (self.generator,)
+
+    def columns(self, config):
+        """The sample grid's columns for ``config``."""
+        return tuple(self.sample_columns(config) if callable(self.sample_columns) else self.sample_columns)
+
+    def generator_for(self, direction):
+        """The name of the model that translates ``direction`` (``AtoB`` or ``BtoA``)."""
+        if direction not in self.directions:
+            raise ValueError(f"a {self.name} run translates {' and '.join(self.directions)} only, not {direction}"
+                             + ("; --direction BtoA needs a family with two generators (e.g. cyclegan)"
+                                if len(self.directions) == 1 else ""))
+        return self.directions[direction]
+
+
+def seeded(build_models, config):
+    """``build_models(config)`` after seeding Keras, NumPy and Python with ``config.seed``,
+    so that the same config starts from the same weights (and dropout seeds)."""
+    keras.utils.set_random_seed(config.seed)
+    return build_models(config)
+
+
+class Trainer:
+    """Owns a family's config, models, optimizers and extra state; derives the checkpoint.
+
+    Args:
+        config: the family's ``Config`` (default: the paper's).
+        steps_per_epoch: batches per epoch, which the learning-rate schedules count. ``None``
+            leaves it to ``training.fit``, which binds the data's value before the first step;
+            a trainer built with another value than the loop's is refused there.
+        models: ``{name: keras.Model}`` to train instead of freshly built (seeded) ones.
+
+    Every model is also an attribute of its name (``trainer.generator_ab``), every optimizer
+    added in ``setup`` likewise (``trainer.generator_optimizer``).
+    """
+
+    family: Family = None  # set by the family's declaration
+
+    def __init__(self, config=None, steps_per_epoch=None, models=None):
+        self.config = self.family.config() if config is None else config
+        self.epoch_length = EpochLength(steps_per_epoch)
+        self.models = dict(models) if models is not None else seeded(self.family.build_models, self.config)
+        for name, model in self.models.items():
+            setattr(self, name, model)
+        self.optimizers, self.optimizer_variables = {}, {}
+        self.setup()
+        for name, optimizer in self.optimizers.items():
+            optimizer.build(self.optimizer_variables[name])
+
+    # -- what a family writes -----------------------------------------------------------
+
+    def setup(self):
+        """Add the optimizers (``add_optimizer``) and create any extra state; called once."""
+        raise NotImplementedError
+
+    def train_step(self, batch):
+        """One training step on a (per-replica) batch: ``dict`` of scalar losses; no Python state."""
+        raise NotImplementedError
+
+    def sample(self, batch):
+        """``{column: image batch}`` for the sample grid, in inference mode (``family.sample_columns``)."""
+        raise NotImplementedError
+
+    def extra_state(self):
+        """Stateful objects besides models and optimizers (image pools, random generators,
+        counters) that a checkpoint must hold for an exact resume."""
+        return {}
+
+    # -- what the base derives -------------------------------------------------------------
+
+    @property
+    def steps_per_epoch(self):
+        return self.epoch_length.steps
+
+    def bind_steps_per_epoch(self, steps):
+        """The loop's steps per epoch, checked against (or set as) the trainer's."""
+        return self.epoch_length.bind(steps)
+
+    def add_optimizer(self, name, optimizer, variables):
+        """Register ``optimizer`` (checkpointed as ``name``) as the one that updates ``variables``."""
+        self.optimizers[name] = optimizer
+        self.optimizer_variables[name] = list(variables)
+        setattr(self, name, optimizer)
+        return optimizer
+
+    def adam(self, updates_per_step=1, lr=None, active_epochs=None):
+        """Adam with the config's rate, betas and schedule, on this trainer's epochs
+        (``training.adam_for``)."""
+        return adam_for(self.config, self.epoch_length, updates_per_step, lr, active_epochs)
+
+    def checkpoint_items(self):
+        """Everything an exact resume needs: models, optimizers, the models' random-seed
+        states (dropout), and the family's ``extra_state()``."""
+        return {
+            **self.models,
+            **self.optimizers,
+            "seed_states": seed_states(self.models.values()),
+            **self.extra_state(),
+        }
+
+    def generators(self):
+        """The models a trained run is used through, by name (see ``Family.generator_names``)."""
+        return {name: self.models[name] for name in self.family.generator_names}
