@@ -68,7 +68,7 @@ def main(argv=None):
         else:
             config = cgan.Config(architecture="conv", hidden=128, ngf=16, ndf=16, lr=5e-4)
         trainer, result, seconds = train(cgan, config, args.cgan_steps, output / f"cgan_{args.cgan_architecture}")
-        score, per_class = digit_quality.cgan_class_accuracy(trainer.generator, classifier, args.per_class)
+        score, per_class = digit_quality.cgan_class_accuracy(trainer.generator, classifier, cgan.sample, args.per_class)
         print(f"CGAN ({args.cgan_architecture}): {result.step} steps in {seconds:.0f} s; class accuracy {score:.1%} "
               f"(per class: {', '.join(f'{k}:{a:.0%}' for k, a in enumerate(per_class))}); "
               f"grids in {output / f'cgan_{args.cgan_architecture}' / 'samples'}", flush=True)
@@ -78,7 +78,7 @@ def main(argv=None):
     if args.infogan_steps:
         config = infogan.Config(hidden=128, ngf=32, ndf=16)  # a weaker D than G keeps the two balanced here
         trainer, result, seconds = train(infogan, config, args.infogan_steps, output / "infogan")
-        score, mapping = digit_quality.infogan_code_accuracy(trainer.generator, classifier, args.per_class)
+        score, mapping = digit_quality.infogan_code_accuracy(trainer.generator, classifier, infogan.sample, args.per_class)
         losses = ", ".join(f"{k} {v:.3f}" for k, v in result.losses.items())
         print(f"InfoGAN: {result.step} steps in {seconds:.0f} s ({losses}); best-mapping code -> class accuracy "
               f"{score:.1%} (mapping {mapping}); grids in {output / 'infogan' / 'samples'}", flush=True)

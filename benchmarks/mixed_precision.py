@@ -1,6 +1,6 @@
 """mixed_bfloat16 against float32: quality of the demo CycleGAN and step time, on this machine.
 
-Trains the demo CycleGAN (``demo_run.CYCLEGAN``, ``demo-unpaired``, the demo's steps) once in
+Trains the demo CycleGAN (``cyclegan.FAMILY.demo.config``, ``demo-unpaired``, the demo's steps) once in
 float32 and once under ``mixed_bfloat16``, reports both PSNRs against the true mapping of the
 known-mapping test split and their difference, then times training steps of both trained
 models on one batch, alternating blocks of steps so that both see the same machine load.
@@ -28,21 +28,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tensorflow as tf  # noqa: E402
 
-from tfgan_translate import cyclegan, demo_run, runs, training  # noqa: E402
+from tfgan_translate import cyclegan, runs, training  # noqa: E402
+from tfgan_translate.metrics import demo_quality  # noqa: E402
 from tfgan_translate.training import distribute  # noqa: E402
 
 
 def train(precision, run_dir, steps):
     distribute.set_precision(precision)
-    config = demo_run.CYCLEGAN
+    config = cyclegan.FAMILY.demo.config
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(cyclegan.FAMILY, "demo-unpaired", config)
     total = steps or (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
-    trainer = distribute.build_trainer(cyclegan, config, steps_per_epoch)
+    trainer = distribute.build_trainer(cyclegan.Trainer, config, steps_per_epoch)
     started = time.perf_counter()
     result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=total,
                           sample_every=0, checkpoint_every=0, log_every=0, progress=False)
     seconds = time.perf_counter() - started
-    psnr, identity = demo_run.known_mapping_psnr(trainer.generators()["generator_ab"])
+    psnr, identity = demo_quality.known_mapping_psnr(trainer.generators()["generator_ab"])
     return trainer, dataset_fn(0), {"steps": result.step, "train_seconds": round(seconds, 1), "psnr_db": round(psnr, 2),
                                     "identity_psnr_db": round(identity, 2), "losses": result.losses}
 

@@ -108,8 +108,8 @@ def matmul_flops_per_second(dtype, n=2048, repeats=10):
 
 def build(model_name, size):
     if model_name == "cyclegan":
-        return cyclegan.Trainer(cyclegan.Config(image_size=size))
-    return pix2pix.Trainer(pix2pix.Config(image_size=size))
+        return cyclegan.Trainer(cyclegan.Config(image_size=size), steps_per_epoch=1)
+    return pix2pix.Trainer(pix2pix.Config(image_size=size), steps_per_epoch=1)
 
 
 def finite(losses):

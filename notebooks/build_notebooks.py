@@ -139,7 +139,7 @@ def show_columns(columns, width=2.2):
 def held_out_batch(dataset, image_size, count, direction="AtoB", data_dir=None):
     """``count`` held-out examples ``{"a", "b"}``: test pairs when the data have them (``b`` is the
     target), else test images of each domain (``b`` unrelated to ``a``)."""
-    source = evaluation.evaluation_source(dataset, image_size, batch_size=count, direction=direction, data_dir=data_dir)
+    source = data.resolve(dataset, "unpaired", data_dir=data_dir).heldout(image_size, batch_size=count, direction=direction)
     if source.paired:
         return next(iter(source.pairs())), True
     return {"a": next(iter(source.inputs())), "b": next(iter(source.targets()))}, False
@@ -309,7 +309,7 @@ held-out inputs, written as PNG files; use any folder of your own images the sam
 """),
     code('''
 family, generators = runs.load_generators(run_dir)
-generator = runs.generator_for_direction(generators, "AtoB")  # pix2pix has one generator
+generator = runs.generator_for_direction(family, generators, "AtoB")  # pix2pix has one generator
 inputs = write_pngs(examples["a"], run_dir / "translate" / "inputs")
 written, skipped = inference.translate_files(generator, inference.list_inputs(inputs), run_dir / "translate" / "outputs",
                                              overwrite=True)
@@ -448,7 +448,7 @@ same way (`generator_ba` translates zebras into horses).
 """),
     code('''
 family, generators = runs.load_generators(run_dir)
-horse_to_zebra = runs.generator_for_direction(generators, "AtoB")
+horse_to_zebra = runs.generator_for_direction(family, generators, "AtoB")
 inputs = write_pngs(examples["a"], run_dir / "translate" / "inputs")
 written, skipped = inference.translate_files(horse_to_zebra, inference.list_inputs(inputs),
                                              run_dir / "translate" / "outputs", overwrite=True)
@@ -517,8 +517,8 @@ download), with the demo's reference settings, and compares them:
   unpaired A -> B translations can be scored against the truth (the identity guess, output = input,
   scores about 13 dB PSNR).
 
-The list of families comes from `demo_run.DEMOS` (every family registers its demo there, with the
-dataset it was tuned on), so a new translation family shows up here without editing the notebook;
+The list of families comes from the registry (`families.all_families()`: every family declares its
+demo, with the dataset it was tuned on), so a new translation family shows up here without editing the notebook;
 `FAMILIES` picks a subset. CGAN and InfoGAN are left out: they generate digits from noise and
 codes rather than translate images.
 {INTRO_FOOTER}"""),
@@ -535,11 +535,11 @@ RESUME_STEPS = int(os.environ.get("TFGAN_NB_RESUME_STEPS", 500))  # per family, 
 NUM_EXAMPLES = int(os.environ.get("TFGAN_NB_NUM_EXAMPLES", 4))  # held-out images shown per dataset
 RUN_ROOT = os.environ.get("TFGAN_NB_RUN_ROOT", "runs")  # a Google Drive folder keeps runs across Colab sessions
 ''', "parameters"),
-    *common_setup("from tfgan_translate import data, demo_run, evaluation, families, inference, runs, training"),
+    *common_setup("from tfgan_translate import data, evaluation, families, inference, runs, training"),
     md("""
 ## The families and their settings
 
-Each family's demo settings (`demo_run.DEMOS[name].config`, the paper's architecture made
+Each family's demo settings (`families.get(name).demo.config`, the paper's architecture made
 narrower for 32 px CPU runs) with this notebook's image size and filters.
 """),
     code('''
@@ -558,11 +558,11 @@ def zoo_config(demo):
 
 
 # every family with a demo, except those that generate from noise instead of translating (CGAN, InfoGAN)
-translators = [name for name in demo_run.DEMOS if name not in families.GENERATIVE]
+translators = [f.name for f in families.all_families() if f.translates and f.demo is not None]
 names = [name.strip() for name in FAMILIES.split(",") if name.strip()] or translators
 unknown = [name for name in names if name not in translators]
 assert not unknown, f"no image-to-image demo for {unknown}; choose from {translators}"
-zoo = {name: (demo_run.DEMOS[name], zoo_config(demo_run.DEMOS[name])) for name in names}
+zoo = {name: (families.get(name).demo, zoo_config(families.get(name).demo)) for name in names}
 for name, (demo, config) in zoo.items():
     print(f"{name:10s} {demo.dataset:14s} batch {config.batch_size}, lr {config.lr}")
 '''),
@@ -590,7 +590,7 @@ results = {}
 for name, (demo, config) in zoo.items():
     print(f"== {name} on {demo.dataset} ==")
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(name, demo.dataset, config)
-    trainer = demo.module.Trainer(config, steps_per_epoch=steps_per_epoch)
+    trainer = families.get(name).trainer(config, steps_per_epoch=steps_per_epoch)
     started = time.perf_counter()
     result = training.fit(trainer, dataset_fn, Path(RUN_ROOT) / f"zoo_{name}", steps_per_epoch=steps_per_epoch,
                           total_steps=STEPS, sample_batch=examples[demo.dataset], sample_every=max(1, STEPS // 2),
@@ -612,7 +612,7 @@ New trainers (fresh weights) on the same run folders: each `fit` continues from 
     code('''
 for name, (demo, config) in zoo.items():
     run = results[name]
-    trainer = demo.module.Trainer(config, steps_per_epoch=run["steps_per_epoch"])
+    trainer = families.get(name).trainer(config, steps_per_epoch=run["steps_per_epoch"])
     started = time.perf_counter()
     result = training.fit(trainer, run["dataset_fn"], Path(RUN_ROOT) / f"zoo_{name}",
                           steps_per_epoch=run["steps_per_epoch"], total_steps=STEPS + RESUME_STEPS,
@@ -634,7 +634,8 @@ for dataset, batch in examples.items():
     columns = {"input": batch["a"]}
     for name, (demo, _) in zoo.items():
         if demo.dataset == dataset:
-            columns[name] = runs.generator_for_direction(generators[name], "AtoB")(batch["a"], training=False)
+            columns[name] = runs.generator_for_direction(families.get(name), generators[name], "AtoB")(
+                batch["a"], training=False)
     columns["target"] = batch["b"]
     print(dataset)
     show_columns(columns)
@@ -658,7 +659,7 @@ for name, (demo, _) in zoo.items():
     rows.append([name, demo.dataset, run["result"].step, f"{run['seconds']:.0f}", f"{scores['psnr']:.2f}",
                  f"{scores['ssim']:.3f}", f"{scores['l1']:.3f}"])
 for dataset in examples:
-    pairs = list(evaluation.evaluation_source(dataset, IMAGE_SIZE, batch_size=50).pairs())
+    pairs = list(data.resolve(dataset, "unpaired").heldout(IMAGE_SIZE, batch_size=50).pairs())
     a = np.concatenate([batch["a"] for batch in pairs])
     b = np.concatenate([batch["b"] for batch in pairs])
     rows.append(["identity guess", dataset, "", "", f"{float(np.mean(data.psnr(a, b))):.2f}", "", ""])

@@ -55,7 +55,7 @@ def dataset_fn(epoch):
 
 def train(family, run_dir, steps, strategy):
     module, config = CONFIGS[family]
-    trainer = distribute.build_trainer(module, config, 2, strategy)
+    trainer = distribute.build_trainer(module.Trainer, config, 2, strategy)
     result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=2, total_steps=steps, sample_every=0,
                           checkpoint_every=2, log_every=1, progress=False, strategy=strategy)
     return trainer, result
@@ -159,7 +159,7 @@ def float16_overflow_on_one_replica():
     decide and apply the all-reduced NaN gradients (see ``optimize._agree_on_finiteness``)."""
     distribute.set_precision("mixed_float16")
     module, config = CONFIGS["pix2pix"]
-    trainer = distribute.build_trainer(module, config, 1, STRATEGY)
+    trainer = distribute.build_trainer(module.Trainer, config, 1, STRATEGY)
     distribute.set_precision("float32")
     optimizers = (trainer.generator_optimizer, trainer.discriminator_optimizer)
     for optimizer in optimizers:

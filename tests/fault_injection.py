@@ -40,7 +40,7 @@ class TrainingProcess:
     """``tfgan-translate train`` in a child process, with its step read live from the progress bar."""
 
     def __init__(self, run_dir, steps, checkpoint_every):
-        command = [sys.executable, "-m", "tfgan_translate.cli", "train", "cyclegan", "--dataset", "demo-unpaired",
+        command = [sys.executable, "-m", "tfgan_translate", "train", "cyclegan", "--dataset", "demo-unpaired",
                    "--run-dir", str(run_dir), "--steps", str(steps), "--checkpoint-every", str(checkpoint_every),
                    "--sample-every", "0", "--log-every", "0", *DEMO_FLAGS]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}

@@ -72,7 +72,7 @@ def test_download_path_has_its_dependencies(tmp_path):
 def test_failed_download_is_one_clear_error(monkeypatch, tmp_path, capsys):
     import requests
 
-    from tfgan_translate import cli, evaluation
+    from tfgan_translate import cli, cyclegan, evaluation
 
     def offline(*args, **kwargs):
         raise requests.exceptions.ConnectionError(
@@ -82,7 +82,7 @@ def test_failed_download_is_one_clear_error(monkeypatch, tmp_path, capsys):
     with pytest.raises(ValueError, match=r"could not load tfds 'cycle_gan/horse2zebra'.*ConnectionError.*--data-dir"):
         data.tfds_unpaired("horse2zebra", "train")
     with pytest.raises(ValueError, match="demo-"):
-        list(evaluation.evaluation_source("horse2zebra", 32, batch_size=1).inputs())
+        list(evaluation.evaluation_source(cyclegan.FAMILY, "horse2zebra", 32, batch_size=1).inputs())
     run_dir = tmp_path / "run"
     assert cli.main(["train", "cyclegan", "--dataset", "horse2zebra", "--run-dir", str(run_dir)]) == 2
     err = capsys.readouterr().err.strip()

@@ -153,7 +153,7 @@ def _batch(size=32, n=2):
 def test_mixed_precision_step_gives_float32_outputs_and_finite_losses(policy, precision):
     policy(precision)
     trainer = distribute.build_trainer(
-        cyclegan, cyclegan.Config(image_size=32, ngf=4, ndf=4, n_blocks=1, batch_size=2, pool_size=1), 1)
+        cyclegan.Trainer, cyclegan.Config(image_size=32, ngf=4, ndf=4, n_blocks=1, batch_size=2, pool_size=1), 1)
     assert trainer.generator_ab.compute_dtype == precision.split("_")[1]
     assert {v.dtype for m in trainer.models.values() for v in m.variables} == {"float32"}  # checkpoints stay float32
     assert isinstance(trainer.generator_optimizer, keras.optimizers.LossScaleOptimizer) == (precision == "mixed_float16")
@@ -210,7 +210,7 @@ def test_resume_under_another_precision(tmp_path, policy):
     results, updates = [], []
     for steps, precision in [(1, "float32"), (2, "mixed_float16"), (3, "float32")]:
         policy(precision)
-        trainer = distribute.build_trainer(pix2pix, config, 2)
+        trainer = distribute.build_trainer(pix2pix.Trainer, config, 2)
         results.append(training.fit(trainer, dataset_fn, tmp_path, steps_per_epoch=2, total_steps=steps,
                                     sample_every=0, checkpoint_every=0, progress=False))
         updates.append(int(getattr(trainer.generator_optimizer, "inner_optimizer", trainer.generator_optimizer).iterations))
@@ -271,7 +271,7 @@ def test_cli_flags_are_validated(capsys):
 @pytest.mark.slow
 def test_cli_trains_mirrored_on_virtual_cpus_in_bfloat16(tmp_path):
     """The user's path: ``train --strategy mirrored --virtual-cpus 2 --precision mixed_bfloat16``."""
-    command = [sys.executable, "-m", "tfgan_translate.cli", "train", "pix2pix", "--dataset", "demo-paired",
+    command = [sys.executable, "-m", "tfgan_translate", "train", "pix2pix", "--dataset", "demo-paired",
                "--run-dir", str(tmp_path / "run"), "--image-size", "32", "--ngf", "4", "--ndf", "4", "--batch-size", "2",
                "--norm", "instance", "--steps", "2", "--no-progress", "--strategy", "mirrored", "--virtual-cpus", "2",
                "--precision", "mixed_bfloat16"]

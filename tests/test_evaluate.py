@@ -10,7 +10,7 @@ from PIL import Image
 
 from tfgan_translate import cli, cyclegan, evaluation, pix2pix, runs, training
 from tfgan_translate.data import BadImageWarning
-from tfgan_translate.translation import seeded
+from tfgan_translate.families.base import seeded
 
 SIZE = 32
 
@@ -31,8 +31,8 @@ class CountingFeatures:
 
 def untrained_run(run_dir, family_module, config):
     """A run folder holding step-0 weights, without training (seconds instead of minutes)."""
-    trainer = family_module.Trainer(config)
-    training.prepare_run_dir(run_dir, family_module.FAMILY, config)
+    trainer = family_module.Trainer(config, steps_per_epoch=1)
+    training.prepare_run_dir(run_dir, family_module.FAMILY.name, config)
     training.RunCheckpoint({**trainer.checkpoint_items(), "step": tf.Variable(0, dtype=tf.int64)}, run_dir).save(0)
     return trainer
 
@@ -57,7 +57,7 @@ def event_scalars(run_dir):
 def test_trained_pix2pix_beats_its_untrained_generator_and_training_logs_eval_metrics(tmp_path, capsys):
     config = pix2pix_config()
     dataset_fn, steps_per_epoch = runs.training_dataset_fn("pix2pix", "demo-paired", config)
-    evaluator = evaluation.make_evaluator("demo-paired", config, {"generator": None}, ["psnr", "ssim", "l1"],
+    evaluator = evaluation.make_evaluator("demo-paired", pix2pix.FAMILY, config, ["psnr", "ssim", "l1"],
                                           max_images=48)
     untrained = evaluator.evaluate(seeded(pix2pix.build_models, config)["generator"], "AtoB")
 
@@ -98,7 +98,7 @@ def test_cyclegan_both_directions_with_fid_and_kid_reuse_the_real_features(tmp_p
 
     # An evaluator used again (as during training) computes the real images' features once.
     _, config = runs.load_run_config(tmp_path / "cg")
-    evaluator = evaluation.make_evaluator("demo-unpaired", config, {"generator_ab": None}, ["fid"], features=features,
+    evaluator = evaluation.make_evaluator("demo-unpaired", cyclegan.FAMILY, config, ["fid"], features=features,
                                           max_images=10)
     generators = runs.load_generators(tmp_path / "cg")[1]
     features.images = 0
@@ -126,23 +126,23 @@ def test_unpaired_folders_use_test_splits_skip_bad_files_and_refuse_paired_metri
     generators = cyclegan.build_models(config)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        evaluator = evaluation.make_evaluator(str(root), config, generators, features=pooled_features, batch_size=2)
+        evaluator = evaluation.make_evaluator(str(root), cyclegan.FAMILY, config, features=pooled_features, batch_size=2)
         result = evaluator(generators)["AtoB"]
     assert any("broken.png" in str(w.message) and w.category is BadImageWarning for w in caught)
     assert evaluator.metrics == ("fid", "kid")  # the default for unpaired data
     assert result["num_images"] == 5 and result["num_real_images"] == 3
     with pytest.raises(ValueError, match="psnr.*paired data.*fid,kid"):
-        evaluation.make_evaluator(str(root), config, generators, ["psnr"], features=pooled_features)
+        evaluation.make_evaluator(str(root), cyclegan.FAMILY, config, ["psnr"], features=pooled_features)
     (tmp_path / "only_train" / "trainA").mkdir(parents=True)
     with pytest.raises(ValueError, match="no held-out testA and testB"):
-        evaluation.evaluation_source(str(tmp_path / "only_train"), SIZE)
+        evaluation.evaluation_source(cyclegan.FAMILY, str(tmp_path / "only_train"), SIZE)
 
 
 def test_aligned_folder_evaluates_its_test_split(tmp_path):
     root = tmp_path / "facades"
     write_images(root / "train", 2, 3)
     write_images(root / "test", 3, 4)
-    source = evaluation.evaluation_source(str(root), SIZE, batch_size=2)
+    source = evaluation.evaluation_source(pix2pix.FAMILY, str(root), SIZE, batch_size=2)
     assert source.paired and source.split == "test"
     batches = list(source.pairs())
     assert sum(int(b["a"].shape[0]) for b in batches) == 3 and batches[0]["b"].shape[1:] == (SIZE, SIZE, 3)

@@ -62,11 +62,11 @@ def test_fit_resume_and_held_out_split_on_horse2zebra(mocked_tfds, tmp_path):
                           steps_per_epoch=steps_per_epoch, total_steps=4, progress=False)
     assert second.step == 4 and second.resumed_from is not None
 
-    source = evaluation.evaluation_source("horse2zebra", SIZE, batch_size=3, data_dir=mocked_tfds)
+    source = evaluation.evaluation_source(cyclegan.FAMILY, "horse2zebra", SIZE, batch_size=3, data_dir=mocked_tfds)
     assert not source.paired and source.split == "testA/testB"
     inputs = np.concatenate(list(source.inputs()))
     assert inputs.shape == (EXAMPLES, SIZE, SIZE, 3)  # every test image once, the last batch partial
     family, generators = runs.load_generators(run_dir)
-    assert family == "cyclegan"
-    translated = runs.generator_for_direction(generators, "AtoB")(inputs, training=False)
+    assert family.name == "cyclegan"
+    translated = runs.generator_for_direction(family, generators, "AtoB")(inputs, training=False)
     assert translated.shape == inputs.shape

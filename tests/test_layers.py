@@ -139,9 +139,12 @@ def test_conv_transpose_is_pytorch_conv_transpose_with_its_gradients(k, s, p, op
         y32 = pytorch_conv_transpose(x32, kernel32, rounded(layer.bias.value), k, s, p, op)
     want = [y32, *tape.gradient(y32, [x32, kernel32], dy)]
     assert y.shape == y32.shape == dy.shape
-    # float32: summation order only; bfloat16: 8-bit mantissas (relative to each array's scale)
-    relative = 2e-6 if compute == tf.float32 else 2e-2
-    for g, w in zip(got, want):
+    # float32: summation order only; bfloat16: 8-bit mantissas (relative to each array's scale). The
+    # kernel gradient sums ~8,000 products per entry, and oneDNN's bf16 kernels on Intel AMX cores
+    # round partial sums to bf16: TensorFlow's own conv2d_backprop_filter is 4.3% of the scale off
+    # float32 there (measured), so that gradient gets 8%.
+    tolerances = (2e-6,) * 3 if compute == tf.float32 else (2e-2, 2e-2, 8e-2)
+    for g, w, relative in zip(got, want, tolerances):
         scale = float(tf.reduce_max(tf.abs(w)))
         np.testing.assert_allclose(tf.cast(g, tf.float32).numpy(), w.numpy(), rtol=relative, atol=relative * scale)
 

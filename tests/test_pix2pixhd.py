@@ -241,7 +241,7 @@ def test_monitored_l1_falls_on_the_paired_demo_data():
 
 def test_instance_map_is_appended_to_generator_and_discriminator_inputs():
     config = tiny_config(use_instance_map=True)
-    trainer = pix2pixhd.Trainer(config)
+    trainer = pix2pixhd.Trainer(config, steps_per_epoch=1)
     assert trainer.generator.input_shape[-1] == 4 and trainer.discriminator.input_shape[-1] == 7
     ids = np.zeros((2, SIZE, SIZE), np.int32)
     ids[:, :, SIZE // 2:] = 1
@@ -313,32 +313,11 @@ def test_resume_continues_exactly_across_the_fixed_global_epochs(tmp_path):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=f"{name}/{a.path}")
 
 
-@pytest.mark.slow
-def test_cli_train_resume_translate_export(tmp_path, capsys):
-    run_dir = tmp_path / "run"
-    flags = ["--image-size", "32", "--ngf", "4", "--ndf", "4", "--n-blocks", "1", "--batch-size", "2",
-             "--set", "n_downsample_global=2", "--no-progress", "--sample-every", "0", "--checkpoint-every", "0"]
-    assert cli.main(["train", "pix2pixhd", "--dataset", "demo-paired", "--run-dir", str(run_dir), "--steps", "2",
-                     *flags]) == 0
-    saved = json.loads((run_dir / "config.json").read_text())
-    assert saved["family"] == "pix2pixhd" and saved["n_downsample_global"] == 2
-    assert cli.main(["train", "pix2pixhd", "--dataset", "demo-paired", "--run-dir", str(run_dir), "--steps", "3",
-                     "--no-progress"]) == 0
-    assert "step 3:" in capsys.readouterr().out
-    image = tmp_path / "in.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(image)
-    assert cli.main(["translate", "--run-dir", str(run_dir), "--input", str(image), "--output", str(tmp_path / "out")]) == 0
-    assert Image.open(tmp_path / "out" / "in.png").size == (52, 40)
-    assert cli.main(["export", "--run-dir", str(run_dir), "--output", str(tmp_path / "export")]) == 0
-    loaded = keras.models.load_model(tmp_path / "export" / "generator.keras")
-    assert loaded(tf.zeros((1, 32, 32, 3))).shape == (1, 32, 32, 3)
-
-
 def test_demo_quality_report_compares_with_the_untrained_generator_and_the_input():
-    """``demo_run.paired_test_report`` on the held-out gray -> colour split: a generator that
+    """``pix2pixhd.paired_test_report`` (the demo's figures) on the held-out gray -> colour split: a generator that
     copies its input must score exactly the input's figures, and the untrained figures are
     those of the config's seeded initial generator (not of the trained one)."""
-    from tfgan_translate import demo_run, metrics
+    from tfgan_translate import metrics
 
     config = tiny_config(n_blocks=1)
 
@@ -346,10 +325,10 @@ def test_demo_quality_report_compares_with_the_untrained_generator_and_the_input
         def __init__(self):
             self.config = config
 
-        def generators(self):
-            return {"generator": lambda images, training=False: images}
+        def generator(self, images, training=False):
+            return images
 
-    report = demo_run.paired_test_report(CopyTrainer())
+    report = pix2pixhd.paired_test_report(CopyTrainer())
     assert report["test_psnr_db"] == report["input_test_psnr_db"] and report["test_l1"] == report["input_test_l1"]
     test = next(iter(data.demo_paired("gray2color", split="test", image_size=SIZE, batch_size=100)))
     fresh = pix2pixhd.Trainer(config).generator(test["a"], training=False)

@@ -82,7 +82,7 @@ def test_second_training_into_a_busy_run_folder_is_refused(tmp_path, capsys):
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     child = subprocess.Popen(
-        [sys.executable, "-m", "tfgan_translate.cli", "train", "cyclegan", "--dataset", "demo-unpaired",
+        [sys.executable, "-m", "tfgan_translate", "train", "cyclegan", "--dataset", "demo-unpaired",
          "--run-dir", str(run_dir), "--steps", "100000", "--checkpoint-every", "0", *TINY],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -73,32 +73,6 @@ def test_the_train_step_is_traced_once_across_epochs_and_partial_epochs(tmp_path
     assert result.step_tracings == 1
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("family", ["pix2pix", "cyclegan"])
-def test_resume_continues_exactly(tmp_path, family):
-    """Stop after N steps, resume to 2N: weights equal an uninterrupted 2N-step run.
-
-    pix2pix (ResNet generator with dropout) exercises dropout's seed state, CycleGAN the
-    image pool's buffer and generator; N is not a multiple of the epoch length, so the
-    resumed run starts mid-epoch.
-    """
-    tf.config.experimental.enable_op_determinism()
-    a, b = paired_arrays()
-    n = 5
-    overrides = dict(generator="resnet", n_blocks=1, use_dropout=True) if family == "pix2pix" else {}
-    straight, result = run(family, tmp_path / "straight", 2 * n, a, b, overrides)
-    assert result.step == 2 * n and result.resumed_from is None
-    _, first = run(family, tmp_path / "resumed", n, a, b, overrides)
-    assert first.step == n
-    resumed, second = run(family, tmp_path / "resumed", 2 * n, a, b, overrides)
-    assert second.resumed_from.endswith(f"ckpt-{n}") and second.step == 2 * n
-    for name, model in straight.models.items():
-        for w_straight, w_resumed in zip(model.weights, resumed.models[name].weights):
-            np.testing.assert_allclose(w_straight.numpy(), w_resumed.numpy(), atol=1e-6, err_msg=f"{name}/{w_straight.path}")
-    if family == "cyclegan":
-        np.testing.assert_allclose(straight.pool_a.images.numpy(), resumed.pool_a.images.numpy(), atol=1e-6)
-
-
 def test_nan_stops_the_run_and_keeps_a_loadable_checkpoint(tmp_path):
     a, b = paired_arrays()
     b_bad = b.copy()
@@ -196,4 +170,5 @@ def test_configs_refuse_bad_values_with_their_names():
         cyclegan.Config(gan_loss="bce")
     with pytest.raises(ValueError, match="lambda_identity"):
         cyclegan.Config(input_channels=1, output_channels=3)
-    assert pix2pix.Config().num_downs == 8 and pix2pix.Config(image_size=128).num_downs == 7
+    assert pix2pix.Config().unet_depth == 8 and pix2pix.Config(image_size=128).unet_depth == 7
+    assert pix2pix.Config().num_downs is None  # derived, not stored: a run folder keeps None

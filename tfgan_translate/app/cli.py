@@ -22,7 +22,7 @@ def _add_train(subparsers, family=None):
         "train", help="train a model (resumes when the run folder has a checkpoint)",
         description="Train a model family. `tfgan-translate train MODEL --help` lists every field of "
         "MODEL's config as a flag, with the paper's default.")
-    parser.add_argument("model", choices=families.names(), metavar="MODEL", help=f"one of {', '.join(families.names())}")
+    parser.add_argument("model", metavar="MODEL", help=f"one of {', '.join(families.names())}")
     parser.add_argument("--dataset", required=True,
                         help="demo-paired | demo-gray2color | demo-unpaired | a folder (trainA/trainB, or A|B images) "
                         "| a tfds cycle_gan name such as horse2zebra | digits (offline) or mnist (tfds) for cgan/infogan")

@@ -170,7 +170,7 @@ def default_metrics(paired, inception_weights=None):
 
 def _directions(direction, family):
     if not family.translates:
-        raise ValueError(f"a {family.name} run generates images from noise and codes; there is no held-out "
+        raise ValueError(f"{family.name} runs generate images from noise and codes; there is no held-out "
                          "translation to score (its demo reports a classifier's accuracy on its samples)")
     if direction == "both":
         if len(family.directions) < 2:

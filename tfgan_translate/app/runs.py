@@ -51,7 +51,7 @@ def refuse_generative(family):
     """``ValueError`` for a family that draws images from noise and codes (nothing to translate)."""
     if not family.translates:
         raise ValueError(
-            f"a {family.name} run generates images from noise and codes; it does not translate images. "
+            f"{family.name} runs generate images from noise and codes; they do not translate images. "
             f"Its sample grids are in <run-dir>/samples/; draw chosen codes with tfgan_translate.{family.name}.sample"
         )
 

@@ -55,6 +55,8 @@ class Family:
         sample_columns: the columns of ``Trainer.sample``'s grid, left to right (or
             ``config -> columns`` when they depend on the config).
         demo: the :class:`Demo` preset of ``tfgan-translate demo --family NAME``.
+        smoke_config: a tiny config of the same networks that trains in seconds on the demo
+            data: what the family contract test (``tests/contract/``) runs.
     """
 
     name: str
@@ -66,6 +68,7 @@ class Family:
     directions: Mapping = dataclasses.field(default_factory=dict)
     generator: str | None = None
     demo: Demo | None = None
+    smoke_config: object = None
 
     def __post_init__(self):
         if self.data not in DATA_KINDS:

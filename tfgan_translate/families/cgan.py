@@ -144,4 +144,5 @@ FAMILY = Family(
     name="cgan", config=Config, build_models=build_models, trainer=Trainer, data="labels", generator="generator",
     sample_columns=tuple(f"z{j}" for j in range(GRID_COLUMNS)),
     demo=Demo(Config(n_epochs=140), "digits", demo_quality),
+    smoke_config=Config(batch_size=8, hidden=16),
 )

@@ -152,4 +152,5 @@ FAMILY = Family(
     directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS,
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, n_blocks=3, batch_size=4, lr=5e-4, lambda_identity=0.0,
                      n_epochs=10, n_epochs_decay=10), "demo-unpaired", known_mapping_report),
+    smoke_config=Config(image_size=32, ngf=4, ndf=4, n_blocks=1, batch_size=2, pool_size=2),
 )

@@ -205,4 +205,5 @@ FAMILY = Family(
     directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS,
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, batch_size=8, lr=5e-4, gan_curriculum=0, lr_policy="linear",
                      n_epochs=8, n_epochs_decay=7), "demo-unpaired", known_mapping_report),
+    smoke_config=Config(image_size=32, ngf=4, ndf=4, batch_size=2),
 )

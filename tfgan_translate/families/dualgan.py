@@ -214,4 +214,5 @@ FAMILY = Family(
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, batch_size=4, lr=2e-4, n_critic=2, lipschitz="gp",
                      lambda_a=20.0, lambda_b=20.0, norm="instance", lr_policy="linear", n_epochs=5, n_epochs_decay=5),
               "demo-unpaired", known_mapping_report),
+    smoke_config=Config(image_size=32, ngf=4, ndf=4, batch_size=2, n_critic=2),
 )

@@ -208,4 +208,5 @@ FAMILY = Family(
     name="infogan", config=Config, build_models=build_models, trainer=Trainer, data="labels", generator="generator",
     sample_columns=sample_columns,
     demo=Demo(Config(hidden=128, ngf=32, ndf=16, n_epochs=80), "digits", demo_quality),
+    smoke_config=Config(batch_size=8, ngf=4, ndf=4, hidden=16, q_hidden=8),
 )

@@ -83,4 +83,5 @@ FAMILY = Family(
     directions={"AtoB": "generator"}, sample_columns=PAIRED_COLUMNS,
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, batch_size=4, lr=5e-4, n_epochs=5, n_epochs_decay=5),
               "demo-paired"),
+    smoke_config=Config(image_size=32, ngf=4, ndf=4, batch_size=2),
 )

@@ -298,4 +298,5 @@ FAMILY = Family(
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, n_downsample_global=3, n_blocks=3, num_d=2, norm="batch",
                      n_layers_d=1, batch_size=4, lr=5e-4, n_epochs=8, n_epochs_decay=7),
               "demo-gray2color", paired_test_report),
+    smoke_config=Config(image_size=32, ngf=4, ndf=4, n_blocks=1, n_downsample_global=2, n_layers_d=1, batch_size=2),
 )
