@@ -51,7 +51,15 @@ def weights(trainer):
     return {name: state_values(item) for name, item in items.items()}
 
 
-def fit(family, config, dataset_fn, steps_per_epoch, run_dir, steps, **options):
+def fresh_data(family, config):
+    """The family's demo data as a new run in a new process gets it: made from TensorFlow's unset
+    global seed (tf.data's seeded shuffles depend on it, and an iterated dataset reshuffles)."""
+    tf.random.set_seed(None)
+    return runs.training_dataset_fn(family, family.demo.dataset, config)
+
+
+def fit(family, config, run_dir, steps, **options):
+    dataset_fn, steps_per_epoch = fresh_data(family, config)
     trainer = family.trainer(config)  # no steps_per_epoch: fit binds the data's
     result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=steps,
                           progress=False, sample_every=0, checkpoint_every=0, **options)
@@ -78,14 +86,13 @@ def test_steps_have_finite_losses_and_resume_exactly(tmp_path, name):
     (image pools, random generators, counters) equal an uninterrupted 4-step run."""
     tf.config.experimental.enable_op_determinism()
     family, config = family_and_config(name)
-    dataset_fn, steps_per_epoch = runs.training_dataset_fn(family, family.demo.dataset, config)
-    whole, result = fit(family, config, dataset_fn, steps_per_epoch, tmp_path / "whole", 2 * STEPS)
+    whole, result = fit(family, config, tmp_path / "whole", 2 * STEPS)
     assert result.step == 2 * STEPS and result.losses
     assert all(math.isfinite(v) for v in result.losses.values()), result.losses
-    assert whole.steps_per_epoch == steps_per_epoch
-    _, first = fit(family, config, dataset_fn, steps_per_epoch, tmp_path / "split", STEPS)
+    assert whole.steps_per_epoch == fresh_data(family, config)[1]
+    _, first = fit(family, config, tmp_path / "split", STEPS)
     assert first.step == STEPS
-    resumed, second = fit(family, config, dataset_fn, steps_per_epoch, tmp_path / "split", 2 * STEPS)
+    resumed, second = fit(family, config, tmp_path / "split", 2 * STEPS)
     assert second.resumed_from and second.step == 2 * STEPS
     expected, got = weights(whole), weights(resumed)
     assert set(expected) == set(got)
@@ -136,7 +143,7 @@ def test_cli_train_resume_sample_and_use(tmp_path, capsys, name):
     loaded, generators = runs.load_generators(run_dir)
     assert loaded is family and tuple(generators) == family.generator_names
     trainer = family.trainer(config, steps_per_epoch=1)
-    dataset_fn, _ = runs.training_dataset_fn(family, family.demo.dataset, config)
+    dataset_fn, _ = fresh_data(family, config)
     columns = trainer.sample(next(iter(dataset_fn(0))))
     assert tuple(columns) == family.columns(config)
 

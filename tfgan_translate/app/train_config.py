@@ -53,7 +53,8 @@ def add_config_flags(parser, config_class):
         kind, _ = _kind(field.type)
         default = getattr(defaults, field.name)
         shown = "derived" if default is None and info["derived"] else default
-        text = f"{info['help'] or field.name} (default: {shown})"
+        choices = f"one of {', '.join(map(str, info['choices']))}; " if info["choices"] else ""
+        text = f"{info['help'] or field.name} ({choices}default: {shown})"
         group.add_argument(flag_name(field.name), dest=field.name, default=None, metavar=kind.__name__.upper(),
                            choices=info["choices"] if kind is str and info["choices"] else None,
                            type=lambda text, name=field.name, annotation=field.type: _flag_value(name, text, annotation),

@@ -81,10 +81,10 @@ def build_encoder_decoder_generator(input_shape, output_channels=3, depth=4, ngf
             x = normalization(x, "batch", f"down{level + 1}_norm")
         x = leaky_relu(x, f"down{level + 1}_lrelu")
     for level in reversed(range(depth - 1)):
-        name = f"up{depth - 1 - level}"
-        x = conv_transpose(x, _width(ngf, level), 4, strides=2, padding=1, use_bias=False, name=f"{name}_conv")
-        x = normalization(x, "batch", f"{name}_norm")
-        x = relu(x, f"{name}_relu")
+        block = f"up{depth - 1 - level}"
+        x = conv_transpose(x, _width(ngf, level), 4, strides=2, padding=1, use_bias=False, name=f"{block}_conv")
+        x = normalization(x, "batch", f"{block}_norm")
+        x = relu(x, f"{block}_relu")
     x = conv_transpose(x, output_channels, 4, strides=2, padding=1, use_bias=False, name="out_conv")
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)
