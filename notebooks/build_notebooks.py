@@ -338,7 +338,7 @@ TensorFlow SavedModel `<name>/` whose `serve` signature takes float32 images in 
 import keras
 
 export_dir = run_dir / "export"
-paths = inference.export_generators(generators, export_dir, family, overwrite=True)
+paths = inference.export_generators(generators, export_dir, family.name, overwrite=True)
 print("exported:", *sorted(p.name for p in export_dir.iterdir()))
 
 loaded = keras.models.load_model(paths[0])
@@ -486,7 +486,7 @@ TensorFlow SavedModel `<name>/` whose `serve` signature takes float32 images in 
 import keras
 
 export_dir = run_dir / "export"
-paths = inference.export_generators(generators, export_dir, family, overwrite=True)
+paths = inference.export_generators(generators, export_dir, family.name, overwrite=True)
 print("exported:", *sorted(p.name for p in export_dir.iterdir()))
 
 loaded = keras.models.load_model(export_dir / "generator_ab.keras")

@@ -123,8 +123,8 @@ def test_the_checkpoint_holds_models_optimizers_seed_states_and_extra_state(name
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_train_resume_sample_and_use(tmp_path, capsys, name):
-    """``train`` writes config, checkpoint and sample grid; the same command resumes; then the run
-    translates and exports (or, generating, refuses to translate and exports its generator)."""
+    """``train`` writes config, checkpoint and sample grid; then the run translates and exports
+    (or, generating, refuses to translate and exports its generator)."""
     family, config = family_and_config(name)
     run_dir = tmp_path / "run"
     train = ["train", name, "--dataset", family.demo.dataset, "--run-dir", str(run_dir), "--no-progress",
@@ -134,11 +134,8 @@ def test_cli_train_resume_sample_and_use(tmp_path, capsys, name):
     assert saved["family"] == name and saved["batch_size"] == config.batch_size
     grid = run_dir / "samples" / f"step_{STEPS:07d}.png"
     assert grid.exists()
-    capsys.readouterr()
-    assert cli.main(["train", name, "--dataset", family.demo.dataset, "--run-dir", str(run_dir), "--no-progress",
-                     "--steps", str(STEPS + 1)]) == 0
-    assert f"from ckpt-{STEPS} at step {STEPS}" in capsys.readouterr().out
-    assert (run_dir / "checkpoints" / f"ckpt-{STEPS + 1}.index").exists()
+    # Resuming through the CLI with the saved settings is checked for every family by
+    # tests/test_legacy_runs.py (on run folders of the previous layout), so it is not repeated here.
 
     loaded, generators = runs.load_generators(run_dir)
     assert loaded is family and tuple(generators) == family.generator_names
