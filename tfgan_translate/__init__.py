@@ -28,7 +28,7 @@ from .families import REGISTRY as _FAMILIES
 
 __version__ = "0.2.0"
 
-_LIBRARY = ("layers", "losses", "perceptual", "networks", "data", "training", "metrics", "convert", "families", "app")
+_SUBPACKAGES = ("layers", "losses", "perceptual", "networks", "data", "training", "metrics", "convert", "families", "app")
 # Top-level names of modules that live in a layer's folder.
 _ALIASES = {
     **{name: path for name, path in _FAMILIES.items()},
@@ -37,11 +37,11 @@ _ALIASES = {
     "digit_quality": f"{__name__}.metrics.digit_quality",
 }
 
-__all__ = ["__version__", *_LIBRARY, *_ALIASES]
+__all__ = ["__version__", *_SUBPACKAGES, *_ALIASES]
 
 
 def __getattr__(name):
-    if name in _LIBRARY:
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
     if name in _ALIASES:
         return importlib.import_module(_ALIASES[name])

@@ -100,6 +100,5 @@ def resolve_train_config(args, family, run_folder):
                 f"{run_folder} holds a {saved_family} run, not {family.name}; nothing was changed: start fresh elsewhere "
                 "with --new-run (or choose another --run-dir)"
             )
-        base = config_io.to_dict(run_folder.saved_config(family.config), family.name)
-        base.pop("family")
+        base = dataclasses.asdict(run_folder.saved_config(family.config))
     return config_io.config_from_dict(family.config, {**base, **overrides_from_args(args, family.config)})

@@ -122,7 +122,7 @@ class DataSource:
             check_direction(direction)
             if direction != "AtoB":
                 raise ValueError("--direction is for image translation; class-conditional families have no direction")
-            if channels != 1:
+            if channels not in (None, 1):
                 raise ValueError(f"--dataset {self.value} is grayscale: set channels=1 (got {channels})")
             return lambda seed: digits.digit_dataset(self.value, "train", image_size=image_size, batch_size=batch_size,
                                                      seed=seed, data_dir=self.data_dir)
@@ -145,8 +145,7 @@ class DataSource:
         Each epoch gets its own seed (``seed * 100_003 + epoch``), so the batches of an epoch
         are the same in a resumed run; only full batches are given.
         """
-        make = self._maker(image_size, batch_size, direction, 1 if channels is None and self.origin == "digits"
-                           else channels)
+        make = self._maker(image_size, batch_size, direction, channels)
         first = make(seed * EPOCH_SEED)
         if self.origin == "digits" and self.value == "digits":
             steps = len(digits.digits_arrays("train", image_size)[1]) // batch_size

@@ -6,6 +6,7 @@ The CLI reads it to resolve a command's config (the saved settings plus explicit
 hands the same :class:`RunFolder` to ``training.fit``, so the file is read once per command.
 """
 
+import dataclasses
 from pathlib import Path
 
 from . import config as config_io
@@ -66,6 +67,5 @@ class RunFolder:
                 )
         else:
             config_io.write_config(config, family, self.path)
-            self._saved, self._read = (family, config_io.to_dict(config, family)), True
-            self._saved[1].pop("family")
+            self._saved, self._read = (family, dataclasses.asdict(config)), True
         return self.path
