@@ -40,8 +40,9 @@ def checkpoint_paths(directory):
     state = tf.train.get_checkpoint_state(str(directory))
     if state is None:
         return []
-    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
-    return [p if Path(p).is_absolute() else str(Path(directory) / p) for p in reversed(paths)]
+    # get_checkpoint_state already joins a relative entry with ``directory`` (as given: a relative
+    # run folder gives paths relative to the working directory, which is what restore needs)
+    return list(reversed(list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]))
 
 
 def restore_newest(checkpoint, directory, partial=False, log=print):
