@@ -1,6 +1,7 @@
 """The tfgan-translate command line, end to end on tiny runs."""
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ from PIL import Image
 
 from tfgan_translate import cli, inference, runs
 
+SAMPLE_GRID = Path(__file__).parent / "fixtures" / "legacy_runs" / "pix2pix" / "samples" / "step_0000002.png"
 TINY = ["--image-size", "32", "--ngf", "4", "--ndf", "4", "--batch-size", "4", "--no-progress",
         "--sample-every", "0", "--checkpoint-every", "0"]
 
@@ -102,7 +104,8 @@ def test_translate_resizes_for_a_deep_unet_and_returns_the_original_size():
     (["train", "cyclegan", "--dataset", "demo-unpaired", "--image-size", "30"], "multiple of 4"),
     (["train", "cyclegan", "--dataset", "demo-unpaired", "--set", "lamda_a=3"], "no such .*Config field"),
     (["train", "cyclegan", "--dataset", "demo-unpaired", "--set", "pool_size=many"], "expected int"),
-    (["translate", "--model", "/no/model.keras", "--input", ".", "--output", "x"], "no such file"),
+    (["translate", "--model", "/no/model.keras", "--input", __file__, "--output", "x"], "not an image file"),
+    (["translate", "--model", "/no/model.keras", "--input", str(SAMPLE_GRID), "--output", "x"], "no such file"),
 ])
 def test_bad_arguments_give_one_clear_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -42,7 +42,7 @@ def test_depth_follows_the_image_size_and_bad_sizes_are_refused():
         networks.build_encoder_decoder_generator((36, 36, 3), depth=3)
     with pytest.raises(ValueError, match="at least 32 pixels"):
         networks.build_dcgan_discriminator((16, 16, 3), depth=3)
-    with pytest.raises(ValueError, match="unknown reconstruction distance"):
+    with pytest.raises(ValueError, match="recon_loss must be one of mse, l1"):
         discogan.Config(recon_loss="l3")
     with pytest.raises(ValueError, match="update_interval"):
         discogan.Config(update_interval=1)

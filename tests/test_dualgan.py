@@ -58,7 +58,7 @@ def test_configs_and_critics():
     assert patch.output_shape[-1] == 1 and patch(tf.zeros((1, 32, 32, 3))).shape == (1, 6, 6, 1)  # 32 -s2-> 16 -s2-> 8 -s1-> 7 -s1-> 6
     assert glob(tf.zeros((2, 32, 32, 3))).shape == (2, 1, 1, 1)  # one score per image
     for bad, message in [(dict(lipschitz="spectral"), "lipschitz"), (dict(critic="pixel"), "critic"),
-                         (dict(n_critic=0), "n_critic"), (dict(recon_loss="l3"), "reconstruction")]:
+                         (dict(n_critic=0), "n_critic"), (dict(recon_loss="l3"), "recon_loss must be one of")]:
         with pytest.raises(ValueError, match=message):
             tiny_config(**bad)
     trainer = dualgan.Trainer(tiny_config(), steps_per_epoch=4)

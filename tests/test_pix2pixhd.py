@@ -205,7 +205,7 @@ def test_configs_refuse_bad_values_with_their_names():
         pix2pixhd.Config(image_size=32, n_local_enhancers=1)
     with pytest.raises(ValueError, match="n_local_enhancers >= 1"):
         pix2pixhd.Config(niter_fix_global=10)
-    with pytest.raises(ValueError, match="unknown GAN loss"):
+    with pytest.raises(ValueError, match="gan_loss must be one of vanilla"):
         pix2pixhd.Config(gan_loss="bce")
 
 

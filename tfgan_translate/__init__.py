@@ -66,3 +66,38 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
     sys.meta_path.append(_AliasFinder())
+
+
+class _KerasLoader(importlib.abc.Loader):
+    """Runs Keras's own loader, then registers our layers (see :class:`_RegisterLayersWithKeras`)."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        importlib.import_module(f"{__name__}.layers")
+
+
+class _RegisterLayersWithKeras(importlib.abc.MetaPathFinder):
+    """Registers our layers (``ReflectionPadding2D``, ``InstanceNormalization``, ...) with Keras as
+    soon as Keras is imported, so that ``keras.models.load_model`` opens an exported or converted
+    generator after a plain ``import tfgan_translate``, which does not import Keras itself."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")
+        if spec is not None and spec.loader is not None:
+            spec.loader = _KerasLoader(spec.loader)
+        return spec
+
+
+if "keras" in sys.modules:
+    importlib.import_module(f"{__name__}.layers")
+elif not any(isinstance(finder, _RegisterLayersWithKeras) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterLayersWithKeras())

@@ -5,7 +5,11 @@ Each sub-command is a pair of functions: ``_add_<name>(subparsers)`` declares it
 """
 
 import argparse
+import os
+import re
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 from .. import __version__, families
@@ -27,14 +31,24 @@ def _add_train(subparsers, family=None):
                         help="demo-paired | demo-gray2color | demo-unpaired | a folder (trainA/trainB, or A|B images) "
                         "| a tfds cycle_gan name such as horse2zebra | digits (offline) or mnist (tfds) for cgan/infogan")
     parser.add_argument("--run-dir", help="run folder (default checkpoints/<model>_<dataset>)")
+    parser.add_argument("--other-data", action="store_true",
+                        help="resume a run on other data than it was trained on (another --dataset, or one whose "
+                        "steps per epoch changed); the epoch-based learning-rate schedule follows the new data")
     parser.add_argument("--new-run", action="store_true",
                         help="start a fresh run in the next free folder <run-dir>-2, -3, ... when --run-dir "
                         "already holds a run (which is left untouched)")
-    parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB", help="which half/domain is the input")
+    parser.add_argument("--direction", choices=("AtoB", "BtoA"),
+                        help="which half/domain is the input (default: the run's saved direction, AtoB for a new run)")
+    if family is not None:
+        default = family.config()
+        epochs = (f"default: {family.name}'s {default.n_epochs} + {default.n_epochs_decay} = "
+                  f"{default.n_epochs + default.n_epochs_decay}")
+    else:
+        epochs = "default: the family's, e.g. 100 + 100 for pix2pix; `train MODEL --help` shows MODEL's"
     parser.add_argument("--epochs", type=int, help="total epochs: half at the full rate, half decaying "
-                        "(sets n_epochs and n_epochs_decay; default: the family's, e.g. 100 + 100 for pix2pix)")
+                        f"(sets n_epochs and n_epochs_decay; {epochs})")
     parser.add_argument("--steps", type=int, help="stop after this many steps in total, counting resumed ones "
-                        "(default: the end of the epochs)")
+                        "(default: the end of the epochs, i.e. epochs x steps per epoch of --dataset)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="any Config field, e.g. --set lambda_identity=0 (repeatable)")
     if family is not None:
@@ -43,28 +57,32 @@ def _add_train(subparsers, family=None):
         add_config_flags(parser, family.config)
     parser.add_argument("--data-dir", help="tfds data folder")
     parser.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
-    parser.add_argument("--sample-every", type=int, default=500, help="steps between PNG sample grids")
-    parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
-    parser.add_argument("--log-every", type=int, default=50, help="steps between TensorBoard scalars")
+    parser.add_argument("--sample-every", type=int, default=500,
+                        help="steps between PNG sample grids; 0: only at the end (default: %(default)s)")
+    parser.add_argument("--checkpoint-every", type=int, default=1000,
+                        help="steps between checkpoints; 0: only at the end (default: %(default)s)")
+    parser.add_argument("--log-every", type=int, default=50,
+                        help="steps between TensorBoard scalars; 0: none (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--evaluate-every-epochs", type=int, default=0, metavar="N",
-                        help="score the held-out split every N epochs (TensorBoard eval/<metric>); 0: never")
+                        help="score the held-out split every N epochs (TensorBoard eval/<metric>); 0: never (default: %(default)s)")
     parser.add_argument("--eval-metrics", help="metrics for --evaluate-every-epochs (default psnr,ssim on paired "
                         "data; fid,kid on unpaired data when --inception-weights is given)")
     parser.add_argument("--inception-weights", metavar="FILE", help="Inception-v3 weights file for fid/kid "
                         "(or 'imagenet' to download the Keras weights)")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker", "tpu", "auto"), default="default",
                         help="tf.distribute strategy: mirrored = all GPUs of this machine (or its --virtual-cpus), "
-                        "multiworker = the workers in TF_CONFIG, auto = mirrored when several GPUs are visible")
+                        "multiworker = the workers in TF_CONFIG, auto = mirrored when several GPUs are visible "
+                        "(default: %(default)s)")
     parser.add_argument("--virtual-cpus", type=int, metavar="N",
                         help="split the CPU into N logical devices (try --strategy mirrored without GPUs)")
     parser.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
                         help="compute precision (variables stay float32; mixed_float16 scales the loss); "
-                        "a run option, not part of the saved config: a run may resume under another")
+                        "a run option, not part of the saved config: a run may resume under another (default: %(default)s)")
     return parser
 
 
-def _train_evaluate_fn(args, trainer, steps_per_epoch):
+def _train_evaluate_fn(args, trainer, steps_per_epoch, direction):
     """``(evaluate_fn, every_steps)`` for ``--evaluate-every-epochs`` (``(None, 0)`` when off)."""
     if not args.evaluate_every_epochs:
         return None, 0
@@ -73,9 +91,13 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch):
     from .. import metrics
     from . import evaluation
 
+    if not trainer.family.translates:
+        raise UsageError(f"--evaluate-every-epochs scores the translations of a held-out split; {trainer.family.name} "
+                         "runs generate images from noise and codes (tfgan-translate demo --family "
+                         f"{trainer.family.name} reports a digit classifier's accuracy on its samples)")
     config = trainer.config
-    source = evaluation.evaluation_source(trainer.family, args.dataset, config.image_size, direction=args.direction,
-                                          data_dir=args.data_dir)
+    source = evaluation.evaluation_source(trainer.family, args.dataset, config.image_size, direction="AtoB",
+                                          data_dir=args.data_dir, trained_direction=direction)
     if args.eval_metrics:
         names = args.eval_metrics.split(",")
     elif source.paired:
@@ -89,7 +111,7 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch):
     try:
         evaluator = evaluation.make_evaluator(
             args.dataset, trainer.family, config, names, "AtoB", args.inception_weights,
-            data_dir=args.data_dir, strict=args.strict, trained_direction=args.direction)
+            data_dir=args.data_dir, strict=args.strict, trained_direction=direction)
     except metrics.InceptionWeightsError as error:
         raise UsageError(str(error)) from None
     return evaluation.training_evaluate_fn(evaluator), args.evaluate_every_epochs * steps_per_epoch
@@ -106,13 +128,25 @@ def _distribution_for_train(args):
     return strategy
 
 
+def _check_loop_flags(args):
+    """The training loop's intervals: negative ones are refused, 0 (off) is said out loud."""
+    for flag, off in (("sample_every", "sample grid only at the end"), ("checkpoint_every", "checkpoint only at the end"),
+                      ("log_every", "no TensorBoard scalars")):
+        value = getattr(args, flag)
+        if value < 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be >= 0 (0 turns it off), got {value}")
+        if value == 0:
+            print(f"--{flag.replace('_', '-')} 0: {off}")
+
+
 def _run_train(args):
+    _check_loop_flags(args)
     strategy = _distribution_for_train(args)
     from .. import training
     from ..training import config as config_io
     from ..training import distribute
-    from . import runs
-    from .train_config import resolve_train_config
+    from . import outputs, runs
+    from .train_config import check_data_record, data_record, resolve_direction, resolve_train_config
 
     run_dir = args.run_dir or default_run_dir(args.model, args.dataset)
     if args.new_run:
@@ -122,10 +156,13 @@ def _run_train(args):
         run_dir = fresh
     family = families.get(args.model)
     run_folder = training.RunFolder(run_dir)
-    config = resolve_train_config(args, family, run_folder)
+    config = resolve_train_config(args, family, run_folder)  # every field checked
+    run_folder.check(family.name, config)  # a run with a checkpoint keeps its settings
+    direction = resolve_direction(args, run_folder)
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(
-        family, args.dataset, config, direction=args.direction, data_dir=args.data_dir, strict=args.strict
+        family, args.dataset, config, direction=direction, data_dir=args.data_dir, strict=args.strict
     )
+    record = check_data_record(run_folder, data_record(args.dataset, direction, steps_per_epoch), args.other_data)
     schedule_steps = (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
     total_steps = args.steps if args.steps is not None else schedule_steps
     if total_steps > schedule_steps and config.lr_policy in ("linear", "cosine"):
@@ -133,9 +170,12 @@ def _run_train(args):
               f"(step {schedule_steps} = {config.n_epochs} + {config.n_epochs_decay} epochs); the steps after it "
               "train at learning rate 0. Train longer with more --epochs in a new run (--new-run).", file=sys.stderr)
     trainer = distribute.build_trainer(family.trainer, config, steps_per_epoch, strategy)
-    evaluate_fn, evaluate_every = _train_evaluate_fn(args, trainer, steps_per_epoch)
-    print(f"training {family.name} on {args.dataset} into {run_dir}: {steps_per_epoch} steps per epoch, "
-          f"up to step {total_steps}; {strategy.num_replicas_in_sync} replica(s), {args.precision}")
+    evaluate_fn, evaluate_every = _train_evaluate_fn(args, trainer, steps_per_epoch, direction)
+    if distribute.is_chief(strategy):  # the chief owns config.json; nothing is written before this
+        outputs.check_folder(run_dir, "--run-dir")
+        run_folder.prepare(family.name, config, record)
+    print(f"training {family.name} on {args.dataset} ({direction}) into {run_dir}: {steps_per_epoch} steps per "
+          f"epoch, up to step {total_steps}; {strategy.num_replicas_in_sync} replica(s), {args.precision}")
     try:
         result = training.fit(
             trainer, dataset_fn, run_folder, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
@@ -182,20 +222,18 @@ def _add_translate(subparsers):
     parser.add_argument("--input", required=True, help="an image file or a folder of images")
     parser.add_argument("--output", required=True, help="folder for the translated images (<name>.png each)")
     parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
-                        help="CycleGAN runs: AtoB uses generator_ab, BtoA generator_ba")
+                        help="CycleGAN runs: AtoB uses generator_ab, BtoA generator_ba (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     return parser
 
 
 def _run_translate(args):
-    from . import inference, runs
+    from . import inference, outputs, runs
 
+    inputs = inference.list_inputs(args.input)
+    outputs.check_folder(args.output, "--output")
     if args.model:
-        import keras
-
-        if not Path(args.model).exists():
-            raise UsageError(f"--model {args.model}: no such file")
-        model = keras.models.load_model(args.model)
+        model = inference.load_generator_file(args.model)
         if len(model.inputs) != 1:
             raise UsageError(f"--model {args.model} takes {len(model.inputs)} inputs (noise and codes): "
                              "it generates images, it does not translate them")
@@ -203,7 +241,11 @@ def _run_translate(args):
         family, generators = runs.load_generators(args.run_dir)
         runs.refuse_generative(family)
         model = runs.generator_for_direction(family, generators, args.direction)
-    written, skipped = inference.translate_files(model, inference.list_inputs(args.input), args.output, args.overwrite)
+    written, skipped = inference.translate_files(model, inputs, args.output, args.overwrite)
+    if not written:
+        print(f"tfgan-translate translate: nothing was translated: none of the {len(inputs)} input(s) could be read "
+              f"as an image (see above); --input {args.input}", file=sys.stderr)
+        return 1
     print(f"translated {len(written)} image(s) into {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
     return 0
 
@@ -217,8 +259,9 @@ def _add_export(subparsers):
 
 
 def _run_export(args):
-    from . import inference, runs
+    from . import inference, outputs, runs
 
+    outputs.check_folder(args.output, "--output")
     family, generators = runs.load_generators(args.run_dir)
     paths = inference.export_generators(generators, args.output, family.name, overwrite=args.overwrite)
     print("exported " + ", ".join(str(p) for p in paths) + " (and a SavedModel folder beside each)")
@@ -228,7 +271,8 @@ def _run_export(args):
 def _add_demo(subparsers):
     names = families.names()
     parser = subparsers.add_parser("demo", help="train pix2pix and CycleGAN on the built-in offline data (CPU minutes)")
-    parser.add_argument("--output", default="checkpoints/demo", help="folder for the demo's runs, exports and report")
+    parser.add_argument("--output", default="checkpoints/demo",
+                        help="folder for the demo's runs, exports and report (default: %(default)s)")
     parser.add_argument("--family", action="append", choices=names, metavar="FAMILY",
                         help=f"run this family's demo (repeatable; default {' and '.join(DEFAULT_DEMOS)}); "
                         f"one of {', '.join(names)}")
@@ -238,7 +282,9 @@ def _add_demo(subparsers):
 
 def _run_demo(args):
     from .demo_run import DemoInterrupted, run_demo
+    from .outputs import check_folder
 
+    check_folder(args.output, "--output")
     try:
         run_demo(args.output, quick=args.quick, names=tuple(args.family or DEFAULT_DEMOS))
     except DemoInterrupted:
@@ -273,14 +319,14 @@ def _add_convert(subparsers):
 
 def _run_convert(args):
     import math
-    import os
 
     from ..convert import ConversionError, convert_pytorch_checkpoint
 
     if not args.output.endswith(".keras"):
         raise UsageError(f"--output must end in .keras (Keras 3's model format), got {args.output!r}")
-    if os.path.exists(args.output) and not args.overwrite:
-        raise UsageError(f"--output {args.output} exists; pass --overwrite to replace it")
+    from .outputs import check_file
+
+    check_file(args.output, "--output", overwrite=args.overwrite)
     for flag in ("input_nc", "output_nc", "ngf"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -292,7 +338,6 @@ def _run_convert(args):
         )
     except ConversionError as error:
         raise UsageError(str(error)) from None
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     model.save(args.output)
     parameters = sum(math.prod(w.shape) for w in model.trainable_weights)  # as the reference counts
     print(f"tfgan-translate convert: wrote {args.output} ({args.arch}, {parameters:,} parameters, "
@@ -312,13 +357,13 @@ def _add_evaluate(subparsers):
                         "or testA/ + testB/) | a tfds cycle_gan name (its testA/testB splits)")
     parser.add_argument("--metrics", help="comma-separated, from psnr,ssim,l1,fid,kid (default: psnr,ssim,l1 on "
                         "paired data, plus fid,kid when --inception-weights is given; fid,kid on unpaired data)")
-    parser.add_argument("--direction", choices=("AtoB", "BtoA", "both"), default="AtoB",
-                        help="pix2pix: the data direction it was trained with; CycleGAN: generator_ab, "
-                        "generator_ba or both")
+    parser.add_argument("--direction", choices=("AtoB", "BtoA", "both"),
+                        help="CycleGAN-like runs: generator_ab (AtoB), generator_ba (BtoA) or both; one-way runs "
+                        "(pix2pix) score the direction they were trained in (default: AtoB)")
     parser.add_argument("--inception-weights", metavar="FILE",
                         help="Inception-v3 weights for fid/kid: inception_v3_weights_tf_dim_ordering_tf_kernels_"
                         "notop.h5 (default: the Keras ImageNet weights, downloaded once)")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per batch")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per batch (default: %(default)s)")
     parser.add_argument("--max-images", type=int, help="evaluate at most this many images per set")
     parser.add_argument("--output", help="report path (default RUN/eval/report_step_<N>.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
@@ -331,10 +376,14 @@ def _run_evaluate(args):
     from .. import metrics
     from . import evaluation
 
+    from .outputs import check_file
+
     for flag in ("batch_size", "max_images"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
+    if args.output:
+        check_file(args.output, "--output", overwrite=args.overwrite)
     try:
         evaluation.evaluate_run(
             args.run_dir, args.dataset, args.metrics.split(",") if args.metrics else None, args.direction,
@@ -364,7 +413,8 @@ def build_parser(family=None):
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (add_parser, _) in COMMANDS.items():
-        add_parser(subparsers, family) if name == "train" else add_parser(subparsers)
+        command = add_parser(subparsers, family) if name == "train" else add_parser(subparsers)
+        command.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     return parser
 
 
@@ -376,8 +426,47 @@ def _train_family(argv):
     return families.get(name) if name else None
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings (e.g. a skipped unreadable image) as one line, without Python's source excerpt."""
+    print(f"warning: {message}", file=file or sys.stderr)
+
+
+def _quiet_tensorflow(argv):
+    """TensorFlow's C++ log lines (oneDNN notices, CPU feature guard, libjpeg's "Premature end of
+    JPEG data") stay hidden unless ``--verbose`` or the user's own TF_CPP_MIN_LOG_LEVEL says
+    otherwise; set before TensorFlow is imported (the commands import it lazily)."""
+    if "--verbose" not in argv:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+
+_IMPORT_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IW]\d{4} .*\b(port|cpu_feature_guard)\.cc)")
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its start-up lines (the oneDNN notice, the CPU feature guard; printed
+    to the process's stderr before any log level applies) held back; anything else it prints is
+    passed on."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if not _IMPORT_NOISE.match(line):
+                    print(line, file=sys.stderr)
+
+
+def _run(argv):
+    if argv and argv[0] in COMMANDS and "--verbose" not in argv:
+        _import_tensorflow_quietly()  # before a family's module (which imports it) builds train's flags
     parser = build_parser(_train_family(argv))
     args = parser.parse_args(argv)
     try:
@@ -385,6 +474,24 @@ def main(argv=None):
     except (UsageError, ValueError, FileExistsError) as error:
         print(f"tfgan-translate {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a path that became unwritable mid-way (checked paths fail above, earlier)
+        from .outputs import describe
+
+        print(f"tfgan-translate {args.command}: error: {describe(error)}", file=sys.stderr)
+        return 2
+
+
+def main(argv=None):
+    """Run one command; exit status 0 (done), 1 (the work failed), 2 (bad arguments), 130 (Ctrl-C)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _quiet_tensorflow(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _print_warning
+            return _run(argv)
+    except KeyboardInterrupt:  # before training's own handler is in place (imports, tracing)
+        print("tfgan-translate: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

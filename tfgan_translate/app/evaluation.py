@@ -212,19 +212,36 @@ def checkpoint_step(checkpoint):
     return int(str(checkpoint).rsplit("-", 1)[1])
 
 
-def evaluate_run(run_dir, dataset, metrics=None, direction="AtoB", inception_weights=None, features=None,
+def scored_directions(family, direction, trained_direction, recorded):
+    """``(direction, trained_direction)`` to score a run with: a two-generator run's ``direction``
+    picks the generator(s) (default AtoB); a one-way run scores the data direction it was trained
+    in, read from the run (``recorded``), so ``--direction`` is only needed for run folders
+    written before the direction was saved, where it names that data direction."""
+    if len(family.generator_names) > 1 or direction not in DIRECTIONS:  # None, or "both" (refused later)
+        return direction or "AtoB", trained_direction
+    if recorded and direction != trained_direction:
+        raise ValueError(f"a {family.name} run translates the data direction it was trained in ({trained_direction}, "
+                         f"saved in the run); omit --direction to score it")
+    return "AtoB", direction if not recorded else trained_direction
+
+
+def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weights=None, features=None,
                  batch_size=16, max_images=None, output=None, overwrite=False, data_dir=None, strict=False,
                  log=print, **kid_options):
     """Evaluate a run's newest checkpoint; writes and returns ``(report, path)``.
 
     The report goes to ``output`` or ``<run_dir>/eval/report_step_<N>.json``; an existing
-    report is never replaced unless ``overwrite`` (checked before any work). For pix2pix give
-    the data ``direction`` the run was trained with; for CycleGAN it picks the generator
-    (``both`` evaluates each).
+    report is never replaced unless ``overwrite`` (checked before any work). ``direction``
+    picks a two-generator run's generator (``both`` evaluates each); a one-way run (pix2pix)
+    is scored in the data direction it was trained in (see :func:`scored_directions`).
     """
     from . import runs
+    from ..training.run_folder import RunFolder
 
-    family, config = runs.load_run_config(run_dir)
+    folder = RunFolder(run_dir)
+    family, config = runs.load_run_config(folder)
+    recorded = (folder.saved_data or {}).get("direction")
+    direction, trained_direction = scored_directions(family, direction, recorded or "AtoB", bool(recorded))
     _directions(direction, family)  # bad arguments fail before anything else
     _, config, generators, checkpoint = runs.load_trained(run_dir)
     step = checkpoint_step(checkpoint)
@@ -233,12 +250,13 @@ def evaluate_run(run_dir, dataset, metrics=None, direction="AtoB", inception_wei
         raise FileExistsError(f"{path} already exists; nothing was computed. Pass --overwrite or choose another --output.")
     started = time.perf_counter()
     evaluator = make_evaluator(dataset, family, config, metrics, direction, inception_weights, features,
-                               batch_size, max_images, data_dir, strict, **kid_options)
+                               batch_size, max_images, data_dir, strict, trained_direction, **kid_options)
     results = evaluator(generators)
     source = next(iter(evaluator.sources.values()))
     report = {
         "run_dir": str(run_dir), "family": family.name, "step": step, "checkpoint": checkpoint,
         "dataset": dataset, "split": source.split, "image_size": config.image_size,
+        "trained_direction": trained_direction,
         "metrics": list(evaluator.metrics), "results": results,
         "seconds": round(time.perf_counter() - started, 1),
     }

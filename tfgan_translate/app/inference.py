@@ -43,10 +43,29 @@ def _fit(x, multiple):
     return resized, lambda y: tf.clip_by_value(tf.image.resize(y, (height, width), method="bicubic", antialias=True), -1, 1)
 
 
+def _enlarge(x, smallest):
+    """An image with a side under ``smallest`` resized up to it (keeping the aspect ratio as far as
+    it can), and the function that brings a result back to the original size."""
+    height, width = x.shape[1], x.shape[2]
+    if min(height, width) >= smallest:
+        return x, lambda y: y
+    scale = smallest / min(height, width)
+    size = (max(smallest, round(height * scale)), max(smallest, round(width * scale)))
+    bigger = tf.image.resize(x, size, method="bicubic")
+    return bigger, lambda y: tf.clip_by_value(tf.image.resize(y, (height, width), method="area"), -1, 1)
+
+
 def translate_array(model, image):
-    """Translate one ``(H, W, C)`` float image in [-1, 1] at its own size (inference mode)."""
-    x, undo = _fit(tf.convert_to_tensor(image[None], tf.float32), size_multiple(model))
-    return undo(model(x, training=False)).numpy()[0]
+    """Translate one ``(H, W, C)`` float image in [-1, 1] at its own size (inference mode).
+
+    A padded generator (ResNet, pix2pixHD) gets images of at least twice its downsampling, where
+    the reflection padding of its bottleneck has something to reflect: a smaller image is enlarged
+    for it and the result shrunk back (resized generators, the U-Net, get at least their multiple)."""
+    multiple = size_multiple(model)
+    smallest = 2 * multiple if multiple <= PAD_LIMIT else 1
+    x, shrink = _enlarge(tf.convert_to_tensor(image[None], tf.float32), smallest)
+    x, undo = _fit(x, multiple)
+    return shrink(undo(model(x, training=False))).numpy()[0]
 
 
 def read_image(path, channels):
@@ -69,9 +88,36 @@ def write_image(array, path):
     Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(path)
 
 
+def load_generator_file(path):
+    """A generator saved by ``export`` or ``convert``: a ``.keras`` file, or the SavedModel folder
+    ``export`` writes beside it (read through its ``.keras`` twin, which holds the same weights)."""
+    path = Path(path)
+    if path.is_dir():
+        twin = path.with_name(path.name + ".keras")
+        if (path / "saved_model.pb").exists() and twin.is_file():
+            path = twin
+        elif (path / "saved_model.pb").exists():
+            raise ValueError(f"--model {path} is a SavedModel without its .keras twin ({twin}); translate with the "
+                             ".keras file that export writes beside it, or serve the SavedModel with TensorFlow")
+        else:
+            raise ValueError(f"--model {path} is a folder, not a model; give a .keras file (export writes <name>.keras)")
+    if not path.exists():
+        raise ValueError(f"--model {path}: no such file")
+    if path.suffix != ".keras":
+        raise ValueError(f"--model {path}: expected a .keras file (Keras 3's format, written by export and convert)")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # noqa: BLE001 (zip, JSON, h5 and Keras errors for a damaged or foreign file)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"--model {path} is not a readable Keras model ({reason}); give a .keras file written by "
+                         "export or convert") from None
+
+
 def list_inputs(path):
     path = Path(path)
     if path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"--input {path} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return [path]
     if not path.is_dir():
         raise ValueError(f"--input {path}: no such file or folder")
@@ -89,7 +135,7 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print):
     ``(written paths, skipped paths)``.
     """
     output_dir = Path(output_dir)
-    targets = [(src, output_dir / f"{src.stem}.png") for src in inputs]
+    targets = output_paths(inputs, output_dir)
     existing = [str(dst) for _, dst in targets if dst.exists()]
     if existing and not overwrite:
         raise FileExistsError(
@@ -106,11 +152,31 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print):
             log(f"skipped {src}: not a readable image ({error})")
             skipped.append(src)
             continue
-        write_image(translate_array(model, image), dst)
+        try:
+            translated = translate_array(model, image)
+        except (tf.errors.OpError, ValueError) as error:  # e.g. channels the generator does not take
+            log(f"skipped {src}: could not be translated ({str(error).strip().splitlines()[0]})")
+            skipped.append(src)
+            continue
+        write_image(translated, dst)
         written.append(dst)
     if skipped:
-        log(f"{len(skipped)} unreadable image(s) skipped")
+        log(f"{len(skipped)} image(s) skipped")
     return written, skipped
+
+
+def output_paths(inputs, output_dir):
+    """``[(input, output_dir/<stem>.png)]``; inputs that share a stem (``photo.jpg``, ``photo.png``)
+    keep their suffix (``photo.jpg.png``, ``photo.png.png``), so no output overwrites another."""
+    stems = [src.stem for src in inputs]
+    targets = [(src, output_dir / (f"{src.name}.png" if stems.count(src.stem) > 1 else f"{src.stem}.png"))
+               for src in inputs]
+    seen = {}
+    for src, dst in targets:
+        if dst in seen:
+            raise ValueError(f"{seen[dst]} and {src} would both be written to {dst}; rename one of them")
+        seen[dst] = src
+    return targets
 
 
 def _channels_in(model):

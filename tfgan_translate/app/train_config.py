@@ -11,8 +11,7 @@ differences.
 import argparse
 import dataclasses
 import math
-import types
-import typing
+from pathlib import Path
 
 from ..training import config as config_io
 
@@ -22,8 +21,8 @@ def flag_name(field):
 
 
 def _kind(annotation):
-    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    return next(t for t in options if t is not type(None)), type(None) in options
+    kinds, optional = config_io.field_types(annotation)
+    return kinds[0], optional
 
 
 def parse_value(name, text, annotation):
@@ -54,18 +53,25 @@ def add_config_flags(parser, config_class):
         default = getattr(defaults, field.name)
         shown = "derived" if default is None and info["derived"] else default
         choices = f"one of {', '.join(map(str, info['choices']))}; " if info["choices"] else ""
-        text = f"{info['help'] or field.name} ({choices}default: {shown})"
-        group.add_argument(flag_name(field.name), dest=field.name, default=None, metavar=kind.__name__.upper(),
-                           choices=info["choices"] if kind is str and info["choices"] else None,
-                           type=lambda text, name=field.name, annotation=field.type: _flag_value(name, text, annotation),
+        accepted = config_io.range_text(info) if kind in (int, float) else ""
+        text = f"{info['help'] or field.name} ({choices}{accepted + '; ' if accepted else ''}default: {shown})"
+        listed = info["choices"] if kind is str else None
+        metavar = "{" + ",".join(listed) + "}" if listed else kind.__name__.upper()
+        group.add_argument(flag_name(field.name), dest=field.name, default=None, metavar=metavar,
+                           type=lambda text, name=field.name, annotation=field.type, listed=listed:
+                           _flag_value(name, text, annotation, listed),
                            help=text)
 
 
-def _flag_value(name, text, annotation):
+def _flag_value(name, text, annotation, choices=None):
+    """A flag's value as the field's type; a string field with choices takes only those (or none)."""
     try:
-        return parse_value(name, text, annotation)
+        value = parse_value(name, text, annotation)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    if choices and value is not None and value not in choices:
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(choices)})")
+    return value
 
 
 def overrides_from_args(args, config_class):
@@ -102,3 +108,56 @@ def resolve_train_config(args, family, run_folder):
             )
         base = dataclasses.asdict(run_folder.saved_config(family.config))
     return config_io.config_from_dict(family.config, {**base, **overrides_from_args(args, family.config)})
+
+
+def resolve_direction(args, run_folder):
+    """``--direction``, or the run's saved direction (AtoB for a new run); a contradicting flag is
+    refused when the run has a checkpoint (its generators learned the saved direction)."""
+    saved = (run_folder.saved_data or {}).get("direction")
+    if args.direction is None:
+        return saved or "AtoB"
+    if saved and args.direction != saved and run_folder.has_checkpoint:
+        raise ValueError(
+            f"{run_folder} was trained with --direction {saved}; resuming it with {args.direction} would turn "
+            f"what its generators learned around. Nothing was changed: omit --direction to resume it, or start "
+            "fresh elsewhere with --new-run (or another --run-dir)")
+    return args.direction
+
+
+def data_record(dataset, direction, steps_per_epoch):
+    """What a run trains on, as ``config.json`` keeps it: the ``--dataset`` value (and the folder
+    it names, absolute), the data direction and the steps per epoch the schedule counts."""
+    record = {"dataset": str(dataset), "direction": direction, "steps_per_epoch": int(steps_per_epoch)}
+    path = Path(str(dataset)).expanduser()
+    if path.is_dir():
+        record["folder"] = str(path.resolve())
+    return record
+
+
+def _same_data(saved, new):
+    if "folder" in saved and "folder" in new:
+        return saved["folder"] == new["folder"]
+    return saved.get("dataset") == new["dataset"]
+
+
+def check_data_record(run_folder, record, other_data=False, log=print):
+    """Refuse to resume a run on other data than it was trained on (another dataset, or the same
+    one with another number of steps per epoch, which moves the epoch-based learning-rate
+    schedule) unless ``other_data`` (``--other-data``), which says what changes. Returns the
+    record to save: the new one, with the earlier ones in ``before``."""
+    saved = run_folder.saved_data
+    if not saved or not run_folder.has_checkpoint:
+        return record
+    same = _same_data(saved, record)
+    if same and saved.get("steps_per_epoch") == record["steps_per_epoch"]:
+        return {**record, **({"before": saved["before"]} if "before" in saved else {})}
+    what = (f"--dataset {record['dataset']}" if not same else f"{record['dataset']} now") + \
+        f" gives {record['steps_per_epoch']} steps per epoch instead of {saved.get('steps_per_epoch')}"
+    change = (f"{run_folder} was trained on {saved.get('dataset')}; {what}, so the epoch-based learning-rate "
+              "schedule and the epoch of each step change")
+    if not other_data:
+        raise ValueError(f"{change}. Nothing was changed: resume with --dataset {saved.get('dataset')}, pass "
+                         "--other-data to continue on the new data anyway, or start fresh with --new-run")
+    log(f"--other-data: {change}")
+    earlier = [*saved.get("before", []), {k: v for k, v in saved.items() if k != "before"}]
+    return {**record, "before": earlier}

@@ -102,6 +102,11 @@ class DataSource:
                         f"this family needs paired data, but {value} has the unpaired trainA/trainB layout; "
                         "give a folder of side-by-side A|B images")
                 return "domains"
+            if self.kind == "unpaired" and not (_is_image_folder(path) or _is_image_folder(path / "train")):
+                raise ValueError(
+                    f"--dataset {value} holds neither trainA/ + trainB/ (a folder of images per domain, with testA/ "
+                    "+ testB/ for evaluation) nor side-by-side A|B images; put the two domains' photos in trainA/ "
+                    "and trainB/")
             return "pairs"
         check_cycle_gan_name(value)
         if self.kind == "paired":

@@ -185,6 +185,17 @@ class Trainer:
             **self.extra_state(),
         }
 
+    def check_batch(self, batch):
+        """``ValueError`` when a batch's images are not ``config.image_size`` square (data made
+        for another size), said before a step fails deep inside TensorFlow."""
+        size = self.config.image_size
+        for name, tensor in (batch.items() if isinstance(batch, Mapping) else [("images", batch)]):
+            shape = list(getattr(tensor, "shape", None) or ())
+            if len(shape) == 4 and None not in shape[1:3] and shape[1:3] != [size, size]:
+                raise ValueError(
+                    f"the batches' {name!r} images are {shape[1]}x{shape[2]} px but the config's image_size is "
+                    f"{size}: make the data at image_size={size}, or build the trainer with image_size={shape[1]}")
+
     def generators(self):
         """The models a trained run is used through, by name (see ``Family.generator_names``)."""
         return {name: self.models[name] for name in self.family.generator_names}

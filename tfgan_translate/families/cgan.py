@@ -41,9 +41,9 @@ GRID_COLUMNS = 8  # noise vectors per class in the sample grid
 class Config(GenerationConfig):
     """The chapter's defaults: MLP with 128 hidden units, z of 100, Adam 1e-3 (beta1 0.5)."""
 
-    num_classes: int = option(10, "number of classes")
+    num_classes: int = option(10, "number of classes", minimum=2)
     architecture: str = option("mlp", "networks: the chapter's MLP or DCGAN-style", conditional.ARCHITECTURES)
-    hidden: int = option(128, "hidden units")
+    hidden: int = option(128, "hidden units", minimum=1)
     lr: float = 1e-3
 
     def __post_init__(self):

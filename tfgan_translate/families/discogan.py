@@ -61,22 +61,23 @@ class Config(TrainConfig):
     n_epochs: int = 200
     n_epochs_decay: int = 0
     lr_policy: str = "constant"
-    input_channels: int = option(3, "channels of domain A")
-    output_channels: int = option(3, "channels of domain B")
-    num_downs: int | None = option(None, "encoder levels (none: down to a 4x4 bottleneck)", derived="depth")
-    ngf: int = option(64, "generator filters in the first layer")
-    ndf: int = option(64, "discriminator filters in the first layer")
+    input_channels: int = option(3, "channels of domain A", minimum=1)
+    output_channels: int = option(3, "channels of domain B", minimum=1)
+    num_downs: int | None = option(None, "encoder levels (none: down to a 4x4 bottleneck)", derived="depth", minimum=2)
+    ngf: int = option(64, "generator filters in the first layer", minimum=1)
+    ndf: int = option(64, "discriminator filters in the first layer", minimum=1)
     recon_loss: str = option("mse", "reconstruction distance", tuple(losses.RECONSTRUCTION_DISTANCES))
     hinge_margin: float = option(0.05, "margin of the hinge distance")
     gan_weight: float = option(0.1, "weight of the GAN term")
     fm_weight: float = option(0.9, "weight of the feature-matching term")
-    starting_rate: float = option(0.01, "reconstruction weight during the GAN curriculum")
-    default_rate: float = option(0.5, "reconstruction weight after it")
+    starting_rate: float = option(0.01, "reconstruction weight during the GAN curriculum", maximum=1)
+    default_rate: float = option(0.5, "reconstruction weight after it", maximum=1)
     gan_curriculum: int = option(10000, "iterations of the GAN curriculum")
-    update_interval: int = option(3, "iterations per discriminator update (the others update G)")
+    update_interval: int = option(3, "iterations per discriminator update (the others update G)", minimum=2)
     weight_decay: float = option(1e-5, "PyTorch-style (coupled) weight decay")
 
     def __post_init__(self):
+        super().__post_init__()
         losses.reconstruction_distance(self.recon_loss)
         depth = self.depth
         if depth < 2 or self.image_size < 4 * 2**depth or self.image_size % 2**depth:

@@ -67,7 +67,7 @@ class Config(TranslationConfig):
     use_dropout: bool = True
     gan_loss: str = "wgan"
     lr: float = 5e-5
-    rho: float = option(0.9, "RMSProp rho (the TF1 decay)")
+    rho: float = option(0.9, "RMSProp rho (the TF1 decay)", below=1)
     lr_policy: str = "constant"
     n_epochs: int = 45
     n_epochs_decay: int = 0
@@ -75,9 +75,9 @@ class Config(TranslationConfig):
     lambda_b: float = option(500.0, "weight of the reconstruction of domain B")
     recon_loss: str = option("l1", "reconstruction distance", tuple(losses.RECONSTRUCTION_DISTANCES))
     lipschitz: str = option("clip", "the critics' Lipschitz constraint", LIPSCHITZ)
-    clip_value: float = option(0.01, "weight clipping bound")
+    clip_value: float = option(0.01, "weight clipping bound", above=0)
     gp_weight: float = option(10.0, "gradient-penalty weight gamma")
-    n_critic: int = option(5, "critic updates per generator update")
+    n_critic: int = option(5, "critic updates per generator update", minimum=1)
     critic: str = option("patch", "critic architecture", CRITICS)
     critic_norm: str | None = option(None, "the critics' norm (none: batch with clipping, none with the penalty)",
                                      networks.NORMS, derived="critic_normalization")

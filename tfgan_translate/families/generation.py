@@ -28,17 +28,18 @@ class GenerationConfig(TrainConfig):
     """
 
     image_size: int = 28
-    channels: int = option(1, "image channels")
+    channels: int = option(1, "image channels", minimum=1)
     batch_size: int = 64
-    noise_dim: int = option(100, "size of the noise vector z")
-    ngf: int = option(64, "generator filters (convolutional networks)")
-    ndf: int = option(64, "discriminator filters (convolutional networks)")
+    noise_dim: int = option(100, "size of the noise vector z", minimum=1)
+    ngf: int = option(64, "generator filters (convolutional networks)", minimum=1)
+    ndf: int = option(64, "discriminator filters (convolutional networks)", minimum=1)
     n_epochs: int = 50
     n_epochs_decay: int = 0
     lr_policy: str = "constant"
     gan_loss: str = option("vanilla", "GAN objective", tuple(losses.GAN_LOSSES))
 
     def __post_init__(self):
+        super().__post_init__()
         check_generation_config(self)
 
     @property

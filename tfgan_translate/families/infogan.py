@@ -46,15 +46,15 @@ class Config(GenerationConfig):
     """The paper's MNIST settings: 62 noise, one 10-way and two continuous codes, weights 1 and 0.1."""
 
     noise_dim: int = 62
-    num_categories: int = option(10, "categories of the categorical code")
+    num_categories: int = option(10, "categories of the categorical code", minimum=2)
     num_continuous: int = option(2, "continuous codes")
     lambda_categorical: float = option(1.0, "weight of the categorical information term")
     lambda_continuous: float = option(0.1, "weight of the continuous information term")
     learn_std: bool = option(False, "Q predicts the continuous codes' standard deviations")
-    hidden: int = option(1024, "hidden units of G's first dense layer and D's last")
-    q_hidden: int = option(128, "hidden units of the Q head")
-    lr: float = option(2e-4, "discriminator (and Q) learning rate")
-    generator_lr: float = option(1e-3, "generator learning rate")
+    hidden: int = option(1024, "hidden units of G's first dense layer and D's last", minimum=1)
+    q_hidden: int = option(128, "hidden units of the Q head", minimum=1)
+    lr: float = option(2e-4, "discriminator (and Q) learning rate", above=0)
+    generator_lr: float = option(1e-3, "generator learning rate", above=0)
 
     def __post_init__(self):
         super().__post_init__()

@@ -71,17 +71,17 @@ class Config(TrainConfig):
     """
 
     image_size: int = 512
-    input_channels: int = option(3, "channels of the input map")
-    output_channels: int = option(3, "channels of the photo")
-    ngf: int = option(64, "filters of the outermost generator")
+    input_channels: int = option(3, "channels of the input map", minimum=1)
+    output_channels: int = option(3, "channels of the photo", minimum=1)
+    ngf: int = option(64, "filters of the outermost generator", minimum=1)
     n_downsample_global: int = option(4, "downsamplings of the global generator G1")
     n_blocks: int = option(9, "residual blocks of G1 (the reference's n_blocks_global)")
     n_local_enhancers: int = option(0, "local enhancers G2 around G1 (0: G1 alone)")
     n_blocks_local: int = option(3, "residual blocks of each local enhancer")
     norm: str = option("instance", "normalization layers", networks.NORMS)
-    ndf: int = option(64, "discriminator filters in the first layer")
-    n_layers_d: int = option(3, "layers of each PatchGAN scale")
-    num_d: int = option(2, "discriminator scales")
+    ndf: int = option(64, "discriminator filters in the first layer", minimum=1)
+    n_layers_d: int = option(3, "layers of each PatchGAN scale", minimum=1)
+    num_d: int = option(2, "discriminator scales", minimum=1)
     gan_loss: str = option("lsgan", "GAN objective", tuple(losses.GAN_LOSSES))
     lambda_feat: float = option(10.0, "weight of discriminator feature matching (0: off)")
     lambda_vgg: float = option(10.0, "weight of the VGG loss (only with vgg_weights)")
@@ -91,6 +91,7 @@ class Config(TrainConfig):
     niter_fix_global: int = option(0, "epochs that train only the outermost local enhancer")
 
     def __post_init__(self):
+        super().__post_init__()
         if self.norm not in networks.NORMS:
             raise ValueError(f"norm must be one of {', '.join(networks.NORMS)}; got {self.norm!r}")
         losses.gan_losses(self.gan_loss)

@@ -11,6 +11,7 @@ from ..training.config import option
 from .base import Trainer
 
 GENERATORS = ("unet", "resnet")
+UNET_MIN_DEPTH = 5  # the U-Net's fixed outer levels (ngf .. 8 ngf) take five downsamplings
 UPSAMPLING = ("transpose", "resize")
 
 
@@ -23,20 +24,21 @@ class TranslationConfig(TrainConfig):
     ``unet_depth``.
     """
 
-    input_channels: int = option(3, "channels of domain A (the input)")
-    output_channels: int = option(3, "channels of domain B (the output)")
+    input_channels: int = option(3, "channels of domain A (the input)", minimum=1)
+    output_channels: int = option(3, "channels of domain B (the output)", minimum=1)
     generator: str = option("unet", "generator architecture", GENERATORS)
-    num_downs: int | None = option(None, "U-Net downsamplings (none: log2 of --image-size)", derived="unet_depth")
+    num_downs: int | None = option(None, "U-Net downsamplings (none: log2 of --image-size)", derived="unet_depth", minimum=1)
     n_blocks: int = option(9, "residual blocks of the ResNet generator")
     upsampling: str = option("transpose", "ResNet generator upsampling", UPSAMPLING)
-    ngf: int = option(64, "generator filters in the first layer")
-    ndf: int = option(64, "discriminator filters in the first layer")
-    n_layers_d: int = option(3, "PatchGAN layers (3: the 70x70 PatchGAN)")
+    ngf: int = option(64, "generator filters in the first layer", minimum=1)
+    ndf: int = option(64, "discriminator filters in the first layer", minimum=1)
+    n_layers_d: int = option(3, "PatchGAN layers (3: the 70x70 PatchGAN)", minimum=1)
     norm: str = option("batch", "normalization layers", networks.NORMS)
     use_dropout: bool = option(False, "dropout in the generator")
     gan_loss: str = option("vanilla", "GAN objective", tuple(losses.GAN_LOSSES))
 
     def __post_init__(self):
+        super().__post_init__()
         check_generator_config(self)
         losses.gan_losses(self.gan_loss)
 
@@ -66,6 +68,11 @@ def check_generator_config(config):
         raise ValueError(f"norm must be one of {', '.join(networks.NORMS)}; got {config.norm!r}")
     if config.image_size < 8 or config.batch_size < 1:
         raise ValueError(f"image_size must be >= 8 and batch_size >= 1; got {config.image_size}, {config.batch_size}")
+    if config.generator == "unet" and config.unet_depth < UNET_MIN_DEPTH:
+        raise ValueError(
+            f"image_size {config.image_size} is too small for the U-Net generator: it needs at least "
+            f"{2**UNET_MIN_DEPTH} px (num_downs >= {UNET_MIN_DEPTH}; num_downs is log2(image_size) unless set), "
+            "or use generator=resnet")
     multiple = size_multiple(config)
     if config.image_size % multiple:
         raise ValueError(

@@ -6,73 +6,167 @@ new one so that a run is never continued with a different model by accident.
 
 import dataclasses
 import json
+import math
 import os
+import types
+import typing
 from pathlib import Path
 
 CONFIG_FILE = "config.json"
 LR_POLICIES = ("linear", "step", "cosine", "constant")
 
 
-def option(default, help="", choices=None, derived=None):
-    """A config field with what the CLI shows of it: ``help``, ``choices``; ``derived`` names
-    the config property that computes the value when the field is ``None``.
+MAX_IMAGE_SIZE = 8192  # pix2pixHD's 2048 x 1024 fits; a larger side is a typo, not a model
+
+
+def option(default, help="", choices=None, derived=None, minimum=0, maximum=None, above=None, below=None):
+    """A config field with what the CLI shows of it (``help``, ``choices``) and what it accepts.
+
+    ``derived`` names the config property that computes the value when the field is ``None``.
+    A number must be finite and within ``minimum``/``maximum`` (inclusive) and ``above``/``below``
+    (exclusive); the default ``minimum=0`` refuses negatives, which no field means.
 
     A family that only changes a field's default redeclares it plainly (``norm: str =
-    "instance"``); :func:`field_info` finds the help and choices on the class that first
+    "instance"``); :func:`field_info` finds the help, choices and range on the class that first
     declared the field.
     """
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "derived": derived})
+    metadata = {"help": help, "choices": choices, "derived": derived,
+                "minimum": minimum if above is None else None, "maximum": maximum, "above": above, "below": below}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+_NO_INFO = {"help": "", "choices": None, "derived": None, "minimum": 0, "maximum": None, "above": None, "below": None}
 
 
 def field_info(config_class, name):
-    """``{"help", "choices", "derived"}`` of a field, from the first class in the MRO that documents it."""
+    """``{"help", "choices", "derived", "minimum", ...}`` of a field, from the first class in the MRO
+    that documents it."""
     for klass in config_class.__mro__:
         field = getattr(klass, "__dataclass_fields__", {}).get(name)
         if field is not None and field.metadata:
             return dict(field.metadata)
-    return {"help": "", "choices": None, "derived": None}
+    return dict(_NO_INFO)
+
+
+def field_types(annotation):
+    """``(types accepted, None allowed)`` of a field annotation such as ``int`` or ``str | None``."""
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    return tuple(t for t in options if t is not type(None)), type(None) in options
+
+
+def range_text(info):
+    """The accepted range of a numeric field, for messages and ``--help`` (``>= 1``, ``in (0, 1)``)."""
+    low = (f"> {info['above']}" if info["above"] is not None
+           else f">= {info['minimum']}" if info["minimum"] is not None else None)
+    high = (f"< {info['below']}" if info["below"] is not None
+            else f"<= {info['maximum']}" if info["maximum"] is not None else None)
+    return " and ".join(part for part in (low, high) if part)
+
+
+def check_fields(config):
+    """Check every field of a config dataclass against its type and range, naming the first bad
+    one: a wrong type, a NaN or infinity, a value out of range, or a string not among its choices."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        kinds, optional = field_types(field.type)
+        if value is None:
+            if optional:
+                continue
+            raise ValueError(f"{field.name} must be set (got None)")
+        kind = kinds[0]
+        numeric = kind in (int, float)
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, (int, float) if kind is float else kind):
+            raise ValueError(f"{field.name} must be {'a number' if kind is float else kind.__name__}; got {value!r}")
+        info = field_info(type(config), field.name)
+        if info["choices"] and value not in info["choices"]:
+            raise ValueError(f"{field.name} must be one of {', '.join(map(str, info['choices']))}; got {value!r}")
+        if not numeric or isinstance(value, bool):
+            continue
+        if not math.isfinite(value):
+            raise ValueError(f"{field.name} must be a finite number; got {value}")
+        low_ok = ((info["above"] is None or value > info["above"])
+                  and (info["minimum"] is None or value >= info["minimum"]))
+        high_ok = ((info["below"] is None or value < info["below"])
+                   and (info["maximum"] is None or value <= info["maximum"]))
+        if not (low_ok and high_ok):
+            raise ValueError(f"{field.name} must be {range_text(info)}; got {value}")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """What every family shares: image size, batch, optimizer and schedule (the papers' values)."""
+    """What every family shares: image size, batch, optimizer and schedule (the papers' values).
 
-    image_size: int = option(256, "training crop size in pixels")
-    batch_size: int = option(1, "global batch size (split over the replicas)")
-    lr: float = option(2e-4, "learning rate")
-    beta_1: float = option(0.5, "Adam beta_1")
-    beta_2: float = option(0.999, "Adam beta_2")
+    Every family config's ``__post_init__`` starts with this one's: each field is checked
+    against its type and range (:func:`check_fields`) before anything is built or written.
+    """
+
+    image_size: int = option(256, "training crop size in pixels", minimum=1, maximum=MAX_IMAGE_SIZE)
+    batch_size: int = option(1, "global batch size (split over the replicas)", minimum=1)
+    lr: float = option(2e-4, "learning rate", above=0)
+    beta_1: float = option(0.5, "Adam beta_1", below=1)
+    beta_2: float = option(0.999, "Adam beta_2", below=1)
     n_epochs: int = option(100, "epochs at the full learning rate")
     n_epochs_decay: int = option(100, "epochs of learning-rate decay after n_epochs")
     lr_policy: str = option("linear", "learning-rate policy", LR_POLICIES)
-    lr_decay_epochs: int = option(50, "epochs between the step policy's x0.1 decays")
+    lr_decay_epochs: int = option(50, "epochs between the step policy's x0.1 decays", minimum=1)
     seed: int = option(0, "seed for weights, data order and jitter")
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.n_epochs + self.n_epochs_decay < 1:
+            raise ValueError(f"n_epochs + n_epochs_decay must be >= 1; got {self.n_epochs} + {self.n_epochs_decay}")
 
 
 def to_dict(config, family):
     return {"family": family, **dataclasses.asdict(config)}
 
 
-def write_config(config, family, run_dir):
+DATA_KEY = "data"  # what the run trains on (dataset, direction, steps per epoch); written by the CLI
+
+
+def write_config(config, family, run_dir, data=None):
     """Write ``config.json`` atomically (a temporary file renamed over it), so a kill mid-write
-    never leaves a half-written config that would block the resume."""
+    never leaves a half-written config that would block the resume. ``data`` (a dict) records
+    what the run trains on."""
     path = Path(run_dir) / CONFIG_FILE
     temporary = path.with_name(f".{CONFIG_FILE}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(to_dict(config, family), indent=2, sort_keys=True) + "\n")
+    content = to_dict(config, family)
+    if data is not None:
+        content[DATA_KEY] = data
+    temporary.write_text(json.dumps(content, indent=2, sort_keys=True, allow_nan=False) + "\n")
     os.replace(temporary, path)
     return path
 
 
+def read_run_file(run_dir):
+    """``(family, fields, data)`` of a run folder's ``config.json`` (``data`` is ``None`` in run
+    folders written before it was recorded), or ``None`` when there is no file; ``ValueError``
+    naming the file when it is not a run's config."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        if path.exists():
+            raise ValueError(f"{path} is not a file; move it away or choose another --run-dir")
+        return None
+    advice = "move it away (or fix it) or choose another --run-dir"
+    try:
+        content = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); {advice}") from None
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read ({error.strerror}); {advice}") from None
+    if not isinstance(content, dict) or not isinstance(content.get("family"), str):
+        raise ValueError(f"{path} is not a run's config (expected an object with a \"family\" name, "
+                         f"got {type(content).__name__}); {advice}")
+    family, data = content.pop("family"), content.pop(DATA_KEY, None)
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"{path}: \"{DATA_KEY}\" must be an object, got {type(data).__name__}; {advice}")
+    return family, content, data
+
+
 def read_config(run_dir):
     """The saved ``(family, fields)`` of a run folder, or ``None`` when there is none."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); move it away or choose another --run-dir") from None
-    return data.pop("family", None), data
+    saved = read_run_file(run_dir)
+    return None if saved is None else saved[:2]
 
 
 def config_from_dict(config_class, fields):
@@ -86,7 +180,10 @@ def config_from_dict(config_class, fields):
     unknown = sorted(set(fields) - names)
     if unknown:
         raise ValueError(f"unknown {config_class.__module__}.Config fields: {', '.join(unknown)}")
-    config = config_class(**fields)
+    try:
+        config = config_class(**fields)
+    except TypeError as error:  # a field of the wrong shape that __post_init__ could not compare
+        raise ValueError(f"{config_class.__module__}.Config: {error}") from None
     for name in names:
         derived = field_info(config_class, name)["derived"]
         if derived and fields.get(name) is not None:

@@ -32,6 +32,8 @@ class Trainable(typing.Protocol):
 
     def checkpoint_items(self) -> dict: ...
 
+    def check_batch(self, batch) -> None: ...
+
     def train_step(self, batch) -> dict: ...
 
     def sample(self, batch) -> dict: ...
@@ -194,7 +196,7 @@ def fit(
     train_step = distribute.step_function(trainer.train_step, strategy)
     bar = _progress(total_steps, step, progress and chief)
     losses, saved_at, images, started = {}, step if resumed_from else None, 0, time.perf_counter()
-    interrupted = False
+    interrupted, checked = False, False
 
     def save():
         nonlocal saved_at
@@ -214,6 +216,9 @@ def fit(
         while step < total_steps and not interrupted:
             epoch, offset = divmod(step, steps_per_epoch)
             dataset = dataset_fn(epoch).skip(offset).take(min(steps_per_epoch - offset, total_steps - step))
+            if not checked:
+                trainer.check_batch(dataset.element_spec)
+                checked = True
             for batch in distribute.distribute_dataset(strategy, dataset):
                 if sample_batch is None and chief:
                     sample_batch = distribute.local_batch(strategy, batch)
@@ -221,10 +226,13 @@ def fit(
                 values = {k: float(v) for k, v in outputs.items()}
                 bad = [k for k, v in values.items() if not math.isfinite(v)]
                 if bad:
+                    advice = ("The folder has no checkpoint yet, so the same command with a lower --lr starts it "
+                              "again" if checkpoint.latest is None else
+                              f"The last good checkpoint is {checkpoint.latest}; a run keeps its settings, so train "
+                              "with a lower --lr in a new run (--new-run)")
                     raise NonFiniteLossError(
                         f"loss {', '.join(bad)} became {values[bad[0]]} at step {step + 1}; training stopped. "
-                        f"The last good checkpoint is {checkpoint.latest or 'none (no checkpoint was written yet)'}. "
-                        "Lower the learning rate or check the input images."
+                        f"{advice}, or check the input images."
                     )
                 step_var.assign_add(1)
                 step += 1

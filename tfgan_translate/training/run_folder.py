@@ -1,15 +1,20 @@
 """A run folder and its ``config.json``: read once, compared with a new config, written once.
 
-``config.json`` holds the family and the resolved config of a run; resuming compares it with
-the config asked for, so that a run is never continued with a different model by accident.
-The CLI reads it to resolve a command's config (the saved settings plus explicit flags) and
-hands the same :class:`RunFolder` to ``training.fit``, so the file is read once per command.
+``config.json`` holds the family and the resolved config of a run, and (written by the CLI)
+what the run trains on; resuming compares it with the config asked for, so that a run is never
+continued with a different model by accident. The CLI reads it to resolve a command's config
+(the saved settings plus explicit flags) and hands the same :class:`RunFolder` to
+``training.fit``, so the file is read once per command.
+
+A folder without a checkpoint holds nothing to resume (a run stopped before its first save, or
+refused by a later check): it accepts new settings, and says which ones changed.
 """
 
 import dataclasses
 from pathlib import Path
 
 from . import config as config_io
+from .checkpoints import CHECKPOINT_DIR, checkpoint_paths
 
 
 class RunConflictError(ValueError):
@@ -17,11 +22,12 @@ class RunConflictError(ValueError):
 
 
 class RunFolder:
-    """``path`` and its saved ``(family, fields)`` (read on first use, then kept)."""
+    """``path`` and its saved ``(family, fields)`` and data record (read on first use, then kept)."""
 
-    def __init__(self, path):
+    def __init__(self, path, log=print):
         self.path = Path(path)
-        self._saved = None
+        self.log = log
+        self._file = None
         self._read = False
 
     def __fspath__(self):
@@ -30,42 +36,72 @@ class RunFolder:
     def __str__(self):
         return str(self.path)
 
+    def _saved_file(self):
+        if not self._read:
+            self._file = config_io.read_run_file(self.path)
+            self._read = True
+        return self._file
+
     @property
     def saved(self):
         """``(family, fields)`` of ``config.json``, or ``None`` when the folder has none."""
-        if not self._read:
-            self._saved = config_io.read_config(self.path)
-            self._read = True
-        return self._saved
+        saved = self._saved_file()
+        return None if saved is None else saved[:2]
+
+    @property
+    def saved_data(self):
+        """What the run was trained on (``{"dataset", "direction", "steps_per_epoch", ...}``), or
+        ``None`` (a new folder, or one written before the record existed)."""
+        saved = self._saved_file()
+        return None if saved is None else saved[2]
+
+    @property
+    def has_checkpoint(self):
+        """Whether the folder lists a checkpoint (something a new setting would not match)."""
+        return bool(checkpoint_paths(self.path / CHECKPOINT_DIR))
 
     def saved_config(self, config_class):
         """The saved config as ``config_class`` (derived fields normalised), or ``None``."""
         return None if self.saved is None else config_io.config_from_dict(config_class, self.saved[1])
 
-    def prepare(self, family, config):
-        """Create the folder, or check that its saved config is this one; then write ``config.json``.
+    def differences(self, family, config):
+        """Lines ``field: saved -> new`` between the saved run and ``config`` of ``family`` (a name)."""
+        if self.saved is None:
+            return []
+        saved_family, fields = self.saved
+        saved = {"family": saved_family, **fields}
+        if saved_family == family:
+            saved = config_io.to_dict(self.saved_config(type(config)), family)
+        return config_io.differences(saved, config_io.to_dict(config, family))
 
-        Raises ``RunConflictError`` listing every differing field, so a run is never resumed with
-        another model, and never overwritten.
+    def check(self, family, config):
+        """``RunConflictError`` listing every differing field when the folder holds a run of another
+        configuration that has a checkpoint; writes nothing."""
+        diff = self.differences(family, config)
+        if diff and self.has_checkpoint:
+            raise RunConflictError(
+                f"{self.path} holds a {self.saved[0]} run with another configuration ("
+                + "; ".join(diff)
+                + "). Nothing was changed: repeat the saved settings to resume it, or start fresh elsewhere "
+                "with --new-run (or another --run-dir)."
+            )
+        return diff
+
+    def prepare(self, family, config, data=None):
+        """Create the folder, or check that its saved config is this one; then write ``config.json``
+        (with ``data``, what the run trains on, when given).
+
+        Raises ``RunConflictError`` listing every differing field, so a run with a checkpoint is
+        never resumed with another model, and never overwritten. A folder without a checkpoint
+        takes the new settings (printed).
         """
+        diff = self.check(family, config)
         self.path.mkdir(parents=True, exist_ok=True)
-        new = config_io.to_dict(config, family)
-        if self.saved is not None:
-            saved_family, _ = self.saved
-            saved = {"family": saved_family}
-            if saved_family == family:
-                saved = config_io.to_dict(self.saved_config(type(config)), family)
-            else:
-                saved.update(self.saved[1])
-            diff = config_io.differences(saved, new)
-            if diff:
-                raise RunConflictError(
-                    f"{self.path} holds a {saved_family} run with another configuration ("
-                    + "; ".join(diff)
-                    + "). Nothing was changed: repeat the saved settings to resume it, or start fresh elsewhere "
-                    "with --new-run (or another --run-dir)."
-                )
-        else:
-            config_io.write_config(config, family, self.path)
-            self._saved, self._read = (family, dataclasses.asdict(config)), True
+        if diff:
+            self.log(f"{self.path} has no checkpoint, so its saved settings are replaced: " + "; ".join(diff))
+        saved_data = self.saved_data
+        record = saved_data if data is None else data
+        if self.saved is None or diff or record != saved_data:
+            config_io.write_config(config, family, self.path, record)
+            self._file, self._read = (family, dataclasses.asdict(config), record), True
         return self.path
