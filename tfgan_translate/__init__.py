@@ -71,29 +71,42 @@ if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
 class _KerasLoader(importlib.abc.Loader):
     """Runs Keras's own loader, then registers our layers (see :class:`_RegisterLayersWithKeras`)."""
 
-    def __init__(self, loader):
-        self.loader = loader
+    def __init__(self, loader, finder):
+        self.loader, self.finder = loader, finder
+
+    def __getattr__(self, name):  # everything else a loader offers (is_package, resource readers, ...)
+        return getattr(self.loader, name)
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
         self.loader.exec_module(module)
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
         importlib.import_module(f"{__name__}.layers")
 
 
 class _RegisterLayersWithKeras(importlib.abc.MetaPathFinder):
     """Registers our layers (``ReflectionPadding2D``, ``InstanceNormalization``, ...) with Keras as
-    soon as Keras is imported, so that ``keras.models.load_model`` opens an exported or converted
-    generator after a plain ``import tfgan_translate``, which does not import Keras itself."""
+    soon as Keras is imported, so that ``keras.models.load_model`` (or ``tf.keras``'s) opens an
+    exported or converted generator after a plain ``import tfgan_translate``, which does not
+    import Keras itself. It stays in place until Keras is really loaded: TensorFlow looks Keras
+    up (``find_spec``) before importing it."""
+
+    def __init__(self):
+        self._looking = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname != "keras" or self._looking:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("keras")
+        self._looking = True
+        try:
+            spec = importlib.util.find_spec("keras")  # the other finders' answer
+        finally:
+            self._looking = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _KerasLoader(spec.loader)
+            spec.loader = _KerasLoader(spec.loader, self)
         return spec
 
 

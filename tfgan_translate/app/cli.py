@@ -6,9 +6,7 @@ Each sub-command is a pair of functions: ``_add_<name>(subparsers)`` declares it
 
 import argparse
 import os
-import re
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -86,15 +84,9 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch, direction):
     """``(evaluate_fn, every_steps)`` for ``--evaluate-every-epochs`` (``(None, 0)`` when off)."""
     if not args.evaluate_every_epochs:
         return None, 0
-    if args.evaluate_every_epochs < 0:
-        raise UsageError(f"--evaluate-every-epochs must be >= 0, got {args.evaluate_every_epochs}")
     from .. import metrics
     from . import evaluation
 
-    if not trainer.family.translates:
-        raise UsageError(f"--evaluate-every-epochs scores the translations of a held-out split; {trainer.family.name} "
-                         "runs generate images from noise and codes (tfgan-translate demo --family "
-                         f"{trainer.family.name} reports a digit classifier's accuracy on its samples)")
     config = trainer.config
     source = evaluation.evaluation_source(trainer.family, args.dataset, config.image_size, direction="AtoB",
                                           data_dir=args.data_dir, trained_direction=direction)
@@ -128,8 +120,15 @@ def _distribution_for_train(args):
     return strategy
 
 
-def _check_loop_flags(args):
-    """The training loop's intervals: negative ones are refused, 0 (off) is said out loud."""
+def _check_loop_flags(args, family):
+    """The training loop's intervals and the evaluation flag, checked before anything is loaded:
+    negative values are refused, 0 (off) is said out loud."""
+    if args.evaluate_every_epochs < 0:
+        raise UsageError(f"--evaluate-every-epochs must be >= 0, got {args.evaluate_every_epochs}")
+    if args.evaluate_every_epochs and not family.translates:
+        raise UsageError(f"--evaluate-every-epochs scores the translations of a held-out split; {family.name} "
+                         "runs generate images from noise and codes (tfgan-translate demo --family "
+                         f"{family.name} reports a digit classifier's accuracy on its samples)")
     for flag, off in (("sample_every", "sample grid only at the end"), ("checkpoint_every", "checkpoint only at the end"),
                       ("log_every", "no TensorBoard scalars")):
         value = getattr(args, flag)
@@ -140,7 +139,8 @@ def _check_loop_flags(args):
 
 
 def _run_train(args):
-    _check_loop_flags(args)
+    family = families.get(args.model)
+    _check_loop_flags(args, family)
     strategy = _distribution_for_train(args)
     from .. import training
     from ..training import config as config_io
@@ -154,15 +154,16 @@ def _run_train(args):
         if fresh != run_dir:
             print(f"{run_dir} holds a run, left as it is; starting a new run in {fresh}")
         run_dir = fresh
-    family = families.get(args.model)
+    outputs.check_folder(run_dir, "--run-dir", create=False)  # writable; created under the run's lock
     run_folder = training.RunFolder(run_dir)
     config = resolve_train_config(args, family, run_folder)  # every field checked
     run_folder.check(family.name, config)  # a run with a checkpoint keeps its settings
-    direction = resolve_direction(args, run_folder)
+    direction, direction_assumed = resolve_direction(args, run_folder)
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(
         family, args.dataset, config, direction=direction, data_dir=args.data_dir, strict=args.strict
     )
-    record = check_data_record(run_folder, data_record(args.dataset, direction, steps_per_epoch), args.other_data)
+    record = check_data_record(run_folder, data_record(args.dataset, direction, steps_per_epoch, direction_assumed),
+                               args.other_data)
     schedule_steps = (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
     total_steps = args.steps if args.steps is not None else schedule_steps
     if total_steps > schedule_steps and config.lr_policy in ("linear", "cosine"):
@@ -171,9 +172,6 @@ def _run_train(args):
               "train at learning rate 0. Train longer with more --epochs in a new run (--new-run).", file=sys.stderr)
     trainer = distribute.build_trainer(family.trainer, config, steps_per_epoch, strategy)
     evaluate_fn, evaluate_every = _train_evaluate_fn(args, trainer, steps_per_epoch, direction)
-    if distribute.is_chief(strategy):  # the chief owns config.json; nothing is written before this
-        outputs.check_folder(run_dir, "--run-dir")
-        run_folder.prepare(family.name, config, record)
     print(f"training {family.name} on {args.dataset} ({direction}) into {run_dir}: {steps_per_epoch} steps per "
           f"epoch, up to step {total_steps}; {strategy.num_replicas_in_sync} replica(s), {args.precision}")
     try:
@@ -181,6 +179,7 @@ def _run_train(args):
             trainer, dataset_fn, run_folder, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             progress=not args.no_progress, evaluate_fn=evaluate_fn, evaluate_every=evaluate_every, strategy=strategy,
+            run_data=record,  # with the config, written under the run folder's lock
         )
     except (training.NonFiniteLossError, training.CheckpointWriteError) as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)
@@ -231,7 +230,7 @@ def _run_translate(args):
     from . import inference, outputs, runs
 
     inputs = inference.list_inputs(args.input)
-    outputs.check_folder(args.output, "--output")
+    outputs.check_folder(args.output, "--output", create=False)
     if args.model:
         model = inference.load_generator_file(args.model)
         if len(model.inputs) != 1:
@@ -244,7 +243,7 @@ def _run_translate(args):
     written, skipped = inference.translate_files(model, inputs, args.output, args.overwrite)
     if not written:
         print(f"tfgan-translate translate: nothing was translated: none of the {len(inputs)} input(s) could be read "
-              f"as an image (see above); --input {args.input}", file=sys.stderr)
+              f"and translated (see above); --input {args.input}", file=sys.stderr)
         return 1
     print(f"translated {len(written)} image(s) into {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
     return 0
@@ -261,7 +260,7 @@ def _add_export(subparsers):
 def _run_export(args):
     from . import inference, outputs, runs
 
-    outputs.check_folder(args.output, "--output")
+    outputs.check_folder(args.output, "--output", create=False)
     family, generators = runs.load_generators(args.run_dir)
     paths = inference.export_generators(generators, args.output, family.name, overwrite=args.overwrite)
     print("exported " + ", ".join(str(p) for p in paths) + " (and a SavedModel folder beside each)")
@@ -284,7 +283,7 @@ def _run_demo(args):
     from .demo_run import DemoInterrupted, run_demo
     from .outputs import check_folder
 
-    check_folder(args.output, "--output")
+    check_folder(args.output, "--output", create=False)
     try:
         run_demo(args.output, quick=args.quick, names=tuple(args.family or DEFAULT_DEMOS))
     except DemoInterrupted:
@@ -326,7 +325,7 @@ def _run_convert(args):
         raise UsageError(f"--output must end in .keras (Keras 3's model format), got {args.output!r}")
     from .outputs import check_file
 
-    check_file(args.output, "--output", overwrite=args.overwrite)
+    check_file(args.output, "--output", overwrite=args.overwrite, create=False)
     for flag in ("input_nc", "output_nc", "ngf"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -338,6 +337,7 @@ def _run_convert(args):
         )
     except ConversionError as error:
         raise UsageError(str(error)) from None
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     model.save(args.output)
     parameters = sum(math.prod(w.shape) for w in model.trainable_weights)  # as the reference counts
     print(f"tfgan-translate convert: wrote {args.output} ({args.arch}, {parameters:,} parameters, "
@@ -383,7 +383,7 @@ def _run_evaluate(args):
         if value is not None and value < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
     if args.output:
-        check_file(args.output, "--output", overwrite=args.overwrite)
+        check_file(args.output, "--output", overwrite=args.overwrite, create=False)
     try:
         evaluation.evaluate_run(
             args.run_dir, args.dataset, args.metrics.split(",") if args.metrics else None, args.direction,
@@ -440,32 +440,20 @@ def _quiet_tensorflow(argv):
 
 
 
-_IMPORT_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IW]\d{4} .*\b(port|cpu_feature_guard)\.cc)")
-
-
 def _import_tensorflow_quietly():
     """Import TensorFlow with its start-up lines (the oneDNN notice, the CPU feature guard; printed
-    to the process's stderr before any log level applies) held back; anything else it prints is
-    passed on."""
+    before any log level applies) held back; anything else it prints is passed on."""
     if "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as capture:
-        saved = os.dup(2)
-        os.dup2(capture.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            for line in capture.read().decode(errors="replace").splitlines():
-                if not _IMPORT_NOISE.match(line):
-                    print(line, file=sys.stderr)
+    from ..native_output import TENSORFLOW_START_UP, held_back
+
+    with held_back(TENSORFLOW_START_UP):
+        import tensorflow  # noqa: F401
 
 
 def _run(argv):
-    if argv and argv[0] in COMMANDS and "--verbose" not in argv:
+    helping = "-h" in argv or "--help" in argv
+    if argv and argv[0] in COMMANDS and "--verbose" not in argv and (argv[0] == "train" or not helping):
         _import_tensorflow_quietly()  # before a family's module (which imports it) builds train's flags
     parser = build_parser(_train_family(argv))
     args = parser.parse_args(argv)

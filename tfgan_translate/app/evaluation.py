@@ -235,12 +235,13 @@ def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weigh
     picks a two-generator run's generator (``both`` evaluates each); a one-way run (pix2pix)
     is scored in the data direction it was trained in (see :func:`scored_directions`).
     """
-    from . import runs
+    from . import outputs, runs
     from ..training.run_folder import RunFolder
 
     folder = RunFolder(run_dir)
     family, config = runs.load_run_config(folder)
-    recorded = (folder.saved_data or {}).get("direction")
+    saved_data = folder.saved_data or {}
+    recorded = None if saved_data.get("direction_assumed") else saved_data.get("direction")
     direction, trained_direction = scored_directions(family, direction, recorded or "AtoB", bool(recorded))
     _directions(direction, family)  # bad arguments fail before anything else
     _, config, generators, checkpoint = runs.load_trained(run_dir)
@@ -248,6 +249,7 @@ def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weigh
     path = Path(output) if output else Path(run_dir) / "eval" / f"report_step_{step}.json"
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; nothing was computed. Pass --overwrite or choose another --output.")
+    outputs.check_file(path, "--output", overwrite=True)  # writable: said before the scoring, not after
     started = time.perf_counter()
     evaluator = make_evaluator(dataset, family, config, metrics, direction, inception_weights, features,
                                batch_size, max_images, data_dir, strict, trained_direction, **kid_options)

@@ -6,6 +6,7 @@ Generators accept heights and widths that are multiples of their total downsampl
 translated, and brought back to the original size, so every output matches its input.
 """
 
+import collections
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from .. import layers  # noqa: F401  (registers our layers so that load_model finds them)
+from .. import layers  # registers our layers, so that load_model finds them
 from ..data.preprocess import to_uint8
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -58,11 +59,12 @@ def _enlarge(x, smallest):
 def translate_array(model, image):
     """Translate one ``(H, W, C)`` float image in [-1, 1] at its own size (inference mode).
 
-    A padded generator (ResNet, pix2pixHD) gets images of at least twice its downsampling, where
-    the reflection padding of its bottleneck has something to reflect: a smaller image is enlarged
-    for it and the result shrunk back (resized generators, the U-Net, get at least their multiple)."""
+    A generator with reflection padding (ResNet, pix2pixHD) gets images of at least twice its
+    downsampling, where the padding of its bottleneck has something to reflect: a smaller image is
+    enlarged for it and the result shrunk back (the U-Net gets at least its multiple)."""
     multiple = size_multiple(model)
-    smallest = 2 * multiple if multiple <= PAD_LIMIT else 1
+    padded = any(isinstance(layer, layers.ReflectionPadding2D) for layer in model.layers)
+    smallest = 2 * multiple if padded else 1
     x, shrink = _enlarge(tf.convert_to_tensor(image[None], tf.float32), smallest)
     x, undo = _fit(x, multiple)
     return shrink(undo(model(x, training=False))).numpy()[0]
@@ -108,8 +110,7 @@ def load_generator_file(path):
     try:
         return keras.models.load_model(path)
     except Exception as error:  # noqa: BLE001 (zip, JSON, h5 and Keras errors for a damaged or foreign file)
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"--model {path} is not a readable Keras model ({reason}); give a .keras file written by "
+        raise ValueError(f"--model {path} is not a readable Keras model ({first_line(error)}); give a .keras file written by "
                          "export or convert") from None
 
 
@@ -155,7 +156,7 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print):
         try:
             translated = translate_array(model, image)
         except (tf.errors.OpError, ValueError) as error:  # e.g. channels the generator does not take
-            log(f"skipped {src}: could not be translated ({str(error).strip().splitlines()[0]})")
+            log(f"skipped {src}: could not be translated ({first_line(error)})")
             skipped.append(src)
             continue
         write_image(translated, dst)
@@ -168,15 +169,22 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print):
 def output_paths(inputs, output_dir):
     """``[(input, output_dir/<stem>.png)]``; inputs that share a stem (``photo.jpg``, ``photo.png``)
     keep their suffix (``photo.jpg.png``, ``photo.png.png``), so no output overwrites another."""
-    stems = [src.stem for src in inputs]
-    targets = [(src, output_dir / (f"{src.name}.png" if stems.count(src.stem) > 1 else f"{src.stem}.png"))
+    stems = collections.Counter(src.stem.casefold() for src in inputs)  # Photo.jpg and photo.png clash on macOS
+    targets = [(src, output_dir / (f"{src.name}.png" if stems[src.stem.casefold()] > 1 else f"{src.stem}.png"))
                for src in inputs]
     seen = {}
     for src, dst in targets:
-        if dst in seen:
-            raise ValueError(f"{seen[dst]} and {src} would both be written to {dst}; rename one of them")
-        seen[dst] = src
+        key = str(dst).casefold()
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {src} would both be written to {dst}; rename one of them")
+        seen[key] = src
     return targets
+
+
+def first_line(error):
+    """An exception's first message line (its type name when it has no message)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _channels_in(model):

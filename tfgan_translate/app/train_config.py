@@ -98,7 +98,7 @@ def overrides_from_args(args, config_class):
 def resolve_train_config(args, family, run_folder):
     """The ``Config`` of a train command: the run folder's saved one (if any) plus explicit flags."""
     saved = run_folder.saved
-    base = {}
+    changes = overrides_from_args(args, family.config)
     if saved is not None:
         saved_family, _ = saved
         if saved_family != family.name:
@@ -106,28 +106,37 @@ def resolve_train_config(args, family, run_folder):
                 f"{run_folder} holds a {saved_family} run, not {family.name}; nothing was changed: start fresh elsewhere "
                 "with --new-run (or choose another --run-dir)"
             )
-        base = dataclasses.asdict(run_folder.saved_config(family.config))
-    return config_io.config_from_dict(family.config, {**base, **overrides_from_args(args, family.config)})
+        return run_folder.saved_config(family.config, changes)  # a flag may mend a bad saved value
+    return config_io.config_from_dict(family.config, changes)
 
 
 def resolve_direction(args, run_folder):
-    """``--direction``, or the run's saved direction (AtoB for a new run); a contradicting flag is
-    refused when the run has a checkpoint (its generators learned the saved direction)."""
-    saved = (run_folder.saved_data or {}).get("direction")
+    """``(direction, assumed)``: ``--direction``, or the run's saved direction (AtoB for a new run).
+
+    A contradicting flag is refused when the run has a checkpoint (its generators learned the
+    saved direction). A run folder written before the direction was saved resumes as AtoB, the
+    old default, which is recorded as ``assumed``: a later ``--direction`` replaces it."""
+    saved_data = run_folder.saved_data or {}
+    saved, assumed = saved_data.get("direction"), saved_data.get("direction_assumed", False)
     if args.direction is None:
-        return saved or "AtoB"
-    if saved and args.direction != saved and run_folder.has_checkpoint:
+        if saved:
+            return saved, assumed
+        return "AtoB", run_folder.saved is not None and run_folder.has_checkpoint
+    if saved and not assumed and args.direction != saved and run_folder.has_checkpoint:
         raise ValueError(
             f"{run_folder} was trained with --direction {saved}; resuming it with {args.direction} would turn "
             f"what its generators learned around. Nothing was changed: omit --direction to resume it, or start "
             "fresh elsewhere with --new-run (or another --run-dir)")
-    return args.direction
+    return args.direction, False
 
 
-def data_record(dataset, direction, steps_per_epoch):
+def data_record(dataset, direction, steps_per_epoch, direction_assumed=False):
     """What a run trains on, as ``config.json`` keeps it: the ``--dataset`` value (and the folder
-    it names, absolute), the data direction and the steps per epoch the schedule counts."""
+    it names, absolute), the data direction (``direction_assumed`` when an old run folder did not
+    say) and the steps per epoch the schedule counts."""
     record = {"dataset": str(dataset), "direction": direction, "steps_per_epoch": int(steps_per_epoch)}
+    if direction_assumed:
+        record["direction_assumed"] = True
     path = Path(str(dataset)).expanduser()
     if path.is_dir():
         record["folder"] = str(path.resolve())

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from ..native_output import LIBJPEG_WARNINGS, held_back
+
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SUPPORTED_FORMATS = "JPEG, PNG, BMP, GIF or WebP"
 
@@ -123,15 +125,15 @@ def _decode_check(paths):
           .map(probe, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
           .ignore_errors()
           .batch(1024))
-    sizes = {}
-    for index, height, width in ds.as_numpy_iterator():
-        sizes.update(zip(index.tolist(), zip(height.tolist(), width.tolist())))
-    out = {}
-    for i, path in enumerate(paths):
-        if i in sizes:
-            out[path] = FileCheck(path, *sizes[i])
-        else:
-            out[path] = FileCheck(path, reason=_failure_reason(path))
+    sizes, out = {}, {}
+    with held_back(LIBJPEG_WARNINGS):  # each damaged file gets our warning instead of libjpeg's line
+        for index, height, width in ds.as_numpy_iterator():
+            sizes.update(zip(index.tolist(), zip(height.tolist(), width.tolist())))
+        for i, path in enumerate(paths):
+            if i in sizes:
+                out[path] = FileCheck(path, *sizes[i])
+            else:
+                out[path] = FileCheck(path, reason=_failure_reason(path))
     return out
 
 

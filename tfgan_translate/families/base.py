@@ -189,7 +189,9 @@ class Trainer:
         """``ValueError`` when a batch's images are not ``config.image_size`` square (data made
         for another size), said before a step fails deep inside TensorFlow."""
         size = self.config.image_size
-        for name, tensor in (batch.items() if isinstance(batch, Mapping) else [("images", batch)]):
+        parts = (batch.items() if isinstance(batch, Mapping) else enumerate(batch) if isinstance(batch, (tuple, list))
+                 else [("images", batch)])
+        for name, tensor in parts:
             shape = list(getattr(tensor, "shape", None) or ())
             if len(shape) == 4 and None not in shape[1:3] and shape[1:3] != [size, size]:
                 raise ValueError(

@@ -68,6 +68,9 @@ def check_generator_config(config):
         raise ValueError(f"norm must be one of {', '.join(networks.NORMS)}; got {config.norm!r}")
     if config.image_size < 8 or config.batch_size < 1:
         raise ValueError(f"image_size must be >= 8 and batch_size >= 1; got {config.image_size}, {config.batch_size}")
+    if config.generator == "unet" and config.num_downs is not None and config.num_downs < UNET_MIN_DEPTH:
+        raise ValueError(f"num_downs must be >= {UNET_MIN_DEPTH} for the U-Net generator (its five outer levels); "
+                         f"got {config.num_downs}")
     if config.generator == "unet" and config.unet_depth < UNET_MIN_DEPTH:
         raise ValueError(
             f"image_size {config.image_size} is too small for the U-Net generator: it needs at least "

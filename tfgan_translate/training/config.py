@@ -109,7 +109,7 @@ class TrainConfig:
     n_epochs_decay: int = option(100, "epochs of learning-rate decay after n_epochs")
     lr_policy: str = option("linear", "learning-rate policy", LR_POLICIES)
     lr_decay_epochs: int = option(50, "epochs between the step policy's x0.1 decays", minimum=1)
-    seed: int = option(0, "seed for weights, data order and jitter")
+    seed: int = option(0, "seed for weights, data order and jitter", maximum=2**32 - 1)
 
     def __post_init__(self):
         check_fields(self)
@@ -158,9 +158,29 @@ def read_run_file(run_dir):
         raise ValueError(f"{path} is not a run's config (expected an object with a \"family\" name, "
                          f"got {type(content).__name__}); {advice}")
     family, data = content.pop("family"), content.pop(DATA_KEY, None)
-    if data is not None and not isinstance(data, dict):
-        raise ValueError(f"{path}: \"{DATA_KEY}\" must be an object, got {type(data).__name__}; {advice}")
+    if data is not None:
+        _check_data_record(data, f"{path}: \"{DATA_KEY}\"", advice)
     return family, content, data
+
+
+def _check_data_record(data, where, advice):
+    """The ``data`` record's shape: ``{"dataset": str, "direction": "AtoB"|"BtoA", "steps_per_epoch": int >= 1,
+    "before": [records]}``, optional keys aside."""
+    problem = None
+    if not isinstance(data, dict):
+        problem = f"must be an object, got {type(data).__name__}"
+    elif not isinstance(data.get("dataset"), str):
+        problem = "needs a \"dataset\" name"
+    elif data.get("direction") not in ("AtoB", "BtoA"):
+        problem = f"direction must be AtoB or BtoA, got {data.get('direction')!r}"
+    elif not isinstance(data.get("steps_per_epoch"), int) or data["steps_per_epoch"] < 1:
+        problem = f"steps_per_epoch must be an integer >= 1, got {data.get('steps_per_epoch')!r}"
+    elif not isinstance(data.get("before", []), list):
+        problem = "\"before\" must be a list of earlier records"
+    if problem:
+        raise ValueError(f"{where} {problem}; {advice}")
+    for earlier in data.get("before", []):
+        _check_data_record(earlier, where + " (an earlier record)", advice)
 
 
 def read_config(run_dir):

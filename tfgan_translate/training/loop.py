@@ -7,6 +7,7 @@ It knows a trainer only through the small interface :class:`Trainable` (which ev
 import dataclasses
 import functools
 import math
+import numbers
 import signal
 import time
 import typing
@@ -54,11 +55,11 @@ class FitResult:
     step_tracings: int = 1  # times the compiled train step was traced (more than 1: retracing)
 
 
-def prepare_run_dir(run_dir, family, config):
+def prepare_run_dir(run_dir, family, config, run_data=None):
     """Create the folder, or check that its saved config is this one; then write ``config.json``
     (``RunFolder.prepare``; ``run_dir`` may be a path or a ``RunFolder``)."""
     folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
-    return folder.prepare(family, config)
+    return folder.prepare(family, config, run_data)
 
 
 class _StopRequest:
@@ -97,12 +98,12 @@ class _NoLog:
         pass
 
 
-def _run_roles(strategy, run_dir, trainer):
+def _run_roles(strategy, run_dir, trainer, run_data=None):
     """``(chief, run_dir, scratch_dir, log)``: the chief checks/writes ``config.json`` and keeps
     checkpoints and logs; another multi-worker process writes nothing that stays (its
     checkpoint copies go to a scratch folder that is deleted after each save)."""
     if distribute.is_chief(strategy):
-        path = prepare_run_dir(run_dir, trainer.family.name, trainer.config)
+        path = prepare_run_dir(run_dir, trainer.family.name, trainer.config, run_data)
         return True, path, None, TensorBoardLog(path)
     return False, Path(run_dir), distribute.scratch_dir(Path(run_dir), strategy), _NoLog()
 
@@ -124,11 +125,20 @@ def _evaluate(evaluate_fn, trainer, log, step, bar):
     return values
 
 
+def _check_intervals(options):
+    """``fit``'s step counts and intervals are integers >= 0 (0 turns an interval off)."""
+    for name in ("total_steps", "sample_every", "checkpoint_every", "log_every", "evaluate_every"):
+        value = options.get(name, 0)
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"fit: {name} must be an integer >= 0 (0 turns an interval off); got {value!r}")
+
+
 def _with_run_lock(train):
     """Run ``train(trainer, dataset_fn, run_dir, ...)`` holding the lock of ``run_dir``."""
 
     @functools.wraps(train)
     def locked(trainer, dataset_fn, run_dir, **options):
+        _check_intervals(options)  # before the lock file (the first thing written) exists
         if not distribute.is_chief(options.get("strategy")):  # other workers write nothing that stays
             return train(trainer, dataset_fn, run_dir, **options)
         with RunLock(run_dir):
@@ -153,6 +163,7 @@ def fit(
     evaluate_fn=None,
     evaluate_every=0,
     strategy=None,
+    run_data=None,
 ):
     """Train ``trainer`` until ``total_steps`` (counting steps of earlier, resumed runs).
 
@@ -176,6 +187,8 @@ def fit(
         strategy: a ``tf.distribute.Strategy`` (``None``: the default one); the trainer must
             have been created in its scope (``distribute.build_trainer``). Only the chief
             writes the run's files (see ``_run_roles``) and holds the run folder's lock.
+        run_data: what the run trains on (the CLI's ``{"dataset", "direction", ...}``), kept in
+            ``config.json``; written under the lock, with the config.
 
     Returns:
         ``FitResult``. Raises ``NonFiniteLossError`` on NaN/Inf (the last good checkpoint
@@ -185,7 +198,7 @@ def fit(
     """
     strategy = strategy or tf.distribute.get_strategy()
     steps_per_epoch = trainer.bind_steps_per_epoch(steps_per_epoch)
-    chief, run_dir, scratch, log = _run_roles(strategy, run_dir, trainer)
+    chief, run_dir, scratch, log = _run_roles(strategy, run_dir, trainer, run_data)
     with strategy.scope():
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir, scratch_dir=scratch)

@@ -57,12 +57,22 @@ class RunFolder:
 
     @property
     def has_checkpoint(self):
-        """Whether the folder lists a checkpoint (something a new setting would not match)."""
-        return bool(checkpoint_paths(self.path / CHECKPOINT_DIR))
+        """Whether the folder holds a checkpoint (something a new setting would not match): one
+        its state file lists, or any ``ckpt-*`` file (a damaged state file lists none)."""
+        directory = self.path / CHECKPOINT_DIR
+        return bool(checkpoint_paths(directory)) or any(directory.glob("ckpt-*.index"))
 
-    def saved_config(self, config_class):
-        """The saved config as ``config_class`` (derived fields normalised), or ``None``."""
-        return None if self.saved is None else config_io.config_from_dict(config_class, self.saved[1])
+    def saved_config(self, config_class, changes=None):
+        """The saved config as ``config_class`` (derived fields normalised), with ``changes``
+        (fields) applied before it is checked, or ``None``; ``ValueError`` naming the file when
+        a saved value is not valid."""
+        if self.saved is None:
+            return None
+        try:
+            return config_io.config_from_dict(config_class, {**self.saved[1], **(changes or {})})
+        except ValueError as error:
+            raise ValueError(f"{self.path / config_io.CONFIG_FILE}: {error}; fix the value (or pass the flag "
+                             "that sets it), or move the file away") from None
 
     def differences(self, family, config):
         """Lines ``field: saved -> new`` between the saved run and ``config`` of ``family`` (a name)."""
@@ -71,7 +81,10 @@ class RunFolder:
         saved_family, fields = self.saved
         saved = {"family": saved_family, **fields}
         if saved_family == family:
-            saved = config_io.to_dict(self.saved_config(type(config)), family)
+            try:
+                saved = config_io.to_dict(self.saved_config(type(config)), family)
+            except ValueError:  # a saved value that is no longer valid: compare as written
+                pass
         return config_io.differences(saved, config_io.to_dict(config, family))
 
     def check(self, family, config):
@@ -95,12 +108,14 @@ class RunFolder:
         never resumed with another model, and never overwritten. A folder without a checkpoint
         takes the new settings (printed).
         """
+        self._read = False  # read again: another process may have written it since (prepare runs under the lock)
         diff = self.check(family, config)
         self.path.mkdir(parents=True, exist_ok=True)
-        if diff:
-            self.log(f"{self.path} has no checkpoint, so its saved settings are replaced: " + "; ".join(diff))
         saved_data = self.saved_data
         record = saved_data if data is None else data
+        if diff or (saved_data is not None and record != saved_data and not self.has_checkpoint):
+            changed = diff + [f"data: {saved_data} -> {record}"] * (record != saved_data and saved_data is not None)
+            self.log(f"{self.path} has no checkpoint, so its saved settings are replaced: " + "; ".join(changed))
         if self.saved is None or diff or record != saved_data:
             config_io.write_config(config, family, self.path, record)
             self._file, self._read = (family, dataclasses.asdict(config), record), True
