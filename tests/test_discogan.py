@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgan_translate import cli, data, discogan, losses, networks, runs, training
+from tfgan_translate import data, discogan, losses, networks, training
 
 
 def count(model):

@@ -1,15 +1,12 @@
 """pix2pixHD: reference parameter counts, multi-scale D, losses by hand, coarse-to-fine
 schedule, training on the paired demo data, exact resume and the CLI round trip."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
-from tfgan_translate import cli, data, perceptual, pix2pixhd, training
+from tfgan_translate import data, perceptual, pix2pixhd, training
 from tfgan_translate.networks import pix2pixhd as hd
 
 SIZE = 32
