@@ -376,14 +376,10 @@ def _run_evaluate(args):
     from .. import metrics
     from . import evaluation
 
-    from .outputs import check_file
-
     for flag in ("batch_size", "max_images"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
-    if args.output:
-        check_file(args.output, "--output", overwrite=args.overwrite, create=False)
     try:
         evaluation.evaluate_run(
             args.run_dir, args.dataset, args.metrics.split(",") if args.metrics else None, args.direction,
@@ -432,12 +428,12 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def _quiet_tensorflow(argv):
-    """TensorFlow's C++ log lines (oneDNN notices, CPU feature guard, libjpeg's "Premature end of
-    JPEG data") stay hidden unless ``--verbose`` or the user's own TF_CPP_MIN_LOG_LEVEL says
-    otherwise; set before TensorFlow is imported (the commands import it lazily)."""
+    """TensorFlow's C++ log lines below errors stay hidden unless ``--verbose`` or the user's own
+    TF_CPP_MIN_LOG_LEVEL says otherwise; set before TensorFlow is imported (the commands import it
+    lazily). The lines printed before any log level applies are held back by
+    :func:`_import_tensorflow_quietly` and ``native_output``."""
     if "--verbose" not in argv:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 
 def _import_tensorflow_quietly():

@@ -238,18 +238,22 @@ def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weigh
     from . import outputs, runs
     from ..training.run_folder import RunFolder
 
-    folder = RunFolder(run_dir)
+    if output:
+        outputs.check_file(output, "--output", overwrite=overwrite, create=False)  # before loading anything
+    folder = RunFolder(run_dir)  # config.json read once, here and by load_trained
     family, config = runs.load_run_config(folder)
     saved_data = folder.saved_data or {}
     recorded = None if saved_data.get("direction_assumed") else saved_data.get("direction")
     direction, trained_direction = scored_directions(family, direction, recorded or "AtoB", bool(recorded))
     _directions(direction, family)  # bad arguments fail before anything else
-    _, config, generators, checkpoint = runs.load_trained(run_dir)
+    _, config, generators, checkpoint = runs.load_trained(folder)
     step = checkpoint_step(checkpoint)
     path = Path(output) if output else Path(run_dir) / "eval" / f"report_step_{step}.json"
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; nothing was computed. Pass --overwrite or choose another --output.")
-    outputs.check_file(path, "--output", overwrite=True)  # writable: said before the scoring, not after
+    if not output:  # the default report, known once the checkpoint's step is: checked before the scoring
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists; nothing was computed. Pass --overwrite or choose another "
+                                  "--output.")
+        outputs.check_file(path, "--output", overwrite=True)
     started = time.perf_counter()
     evaluator = make_evaluator(dataset, family, config, metrics, direction, inception_weights, features,
                                batch_size, max_images, data_dir, strict, trained_direction, **kid_options)

@@ -1,9 +1,9 @@
 """Where a command writes, checked before it does any work.
 
-A folder given as ``--output`` or ``--run-dir`` is created (with its parents) and probed
-with a small temporary file, so a path under a file, a read-only folder or a place such as
-``/proc`` fails at once with one line naming the path and what to do, instead of a traceback
-after minutes of work.
+A folder given as ``--output`` or ``--run-dir`` is probed with a small temporary file (in
+the folder, or in its nearest existing parent when the command creates it later), so a path
+under a file, a read-only folder or a place such as ``/proc`` fails at once with one line
+naming the path and what to do, instead of a traceback after minutes of work.
 """
 
 import os

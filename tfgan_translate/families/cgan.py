@@ -47,12 +47,7 @@ class Config(GenerationConfig):
     lr: float = 1e-3
 
     def __post_init__(self):
-        if self.architecture not in conditional.ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {', '.join(conditional.ARCHITECTURES)}; "
-                             f"got {self.architecture!r}")
-        super().__post_init__()
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2; got {self.num_classes}")
+        super().__post_init__()  # architecture's choices and num_classes >= 2 are checked there
 
     @property
     def convolutional(self):

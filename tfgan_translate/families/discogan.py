@@ -77,22 +77,13 @@ class Config(TrainConfig):
     weight_decay: float = option(1e-5, "PyTorch-style (coupled) weight decay")
 
     def __post_init__(self):
-        super().__post_init__()
-        losses.reconstruction_distance(self.recon_loss)
+        super().__post_init__()  # types, ranges and choices of every field
         depth = self.depth
         if depth < 2 or self.image_size < 4 * 2**depth or self.image_size % 2**depth:
             raise ValueError(
                 f"image_size {self.image_size} does not work with num_downs {depth}: it must be a multiple "
                 f"of 2**num_downs and at least 4 * 2**num_downs (num_downs >= 2)"
             )
-        if self.update_interval < 2:
-            raise ValueError(f"update_interval must be >= 2 (1 discriminator + update_interval-1 generator updates); "
-                             f"got {self.update_interval}")
-        for name in ("starting_rate", "default_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {self.batch_size}")
 
     @property
     def depth(self):

@@ -83,18 +83,7 @@ class Config(TranslationConfig):
                                      networks.NORMS, derived="critic_normalization")
 
     def __post_init__(self):
-        super().__post_init__()
-        losses.reconstruction_distance(self.recon_loss)
-        if self.lipschitz not in LIPSCHITZ:
-            raise ValueError(f"lipschitz must be one of {', '.join(LIPSCHITZ)}; got {self.lipschitz!r}")
-        if self.critic not in CRITICS:
-            raise ValueError(f"critic must be one of {', '.join(CRITICS)}; got {self.critic!r}")
-        if self.critic_normalization not in networks.NORMS:
-            raise ValueError(f"critic_norm must be one of {', '.join(networks.NORMS)}; got {self.critic_norm!r}")
-        if self.n_critic < 1:
-            raise ValueError(f"n_critic must be >= 1; got {self.n_critic}")
-        if self.lipschitz == "clip" and self.clip_value <= 0:
-            raise ValueError(f"clip_value must be > 0 with lipschitz='clip'; got {self.clip_value}")
+        super().__post_init__()  # types, ranges and choices of every field (clip_value > 0, n_critic >= 1, ...)
         if self.critic == "global":
             depth_for(self.image_size)  # the global critic needs a power-of-2 size
 

@@ -57,10 +57,7 @@ class Config(GenerationConfig):
     generator_lr: float = option(1e-3, "generator learning rate", above=0)
 
     def __post_init__(self):
-        super().__post_init__()
-        if self.num_categories < 2 or self.num_continuous < 0:
-            raise ValueError(f"num_categories must be >= 2 and num_continuous >= 0; "
-                             f"got {self.num_categories}, {self.num_continuous}")
+        super().__post_init__()  # num_categories >= 2, num_continuous >= 0 and the rest are checked there
 
 
 # -- models --------------------------------------------------------------------------------

@@ -91,17 +91,9 @@ class Config(TrainConfig):
     niter_fix_global: int = option(0, "epochs that train only the outermost local enhancer")
 
     def __post_init__(self):
-        super().__post_init__()
-        if self.norm not in networks.NORMS:
-            raise ValueError(f"norm must be one of {', '.join(networks.NORMS)}; got {self.norm!r}")
-        losses.gan_losses(self.gan_loss)
-        for name in ("n_downsample_global", "n_blocks", "n_local_enhancers", "n_blocks_local", "niter_fix_global"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.num_d < 1 or self.n_layers_d < 1:
-            raise ValueError(f"num_d and n_layers_d must be >= 1; got {self.num_d}, {self.n_layers_d}")
-        if self.image_size < 8 or self.batch_size < 1:
-            raise ValueError(f"image_size must be >= 8 and batch_size >= 1; got {self.image_size}, {self.batch_size}")
+        super().__post_init__()  # types, ranges and choices of every field
+        if self.image_size < 8:
+            raise ValueError(f"image_size must be >= 8; got {self.image_size}")
         multiple = size_multiple(self)
         if self.image_size % multiple or self.image_size < 2 * multiple:
             raise ValueError(
