@@ -307,13 +307,29 @@ def test_missing_file_is_reported(tmp_path):
         load_state_dict(tmp_path / "nothere.pth")
 
 
-def test_legacy_format_needs_torch(ref, torch, tmp_path):
+def test_legacy_format_is_read_without_torch(ref, torch, tmp_path):
+    """torch < 1.6's pickle stream (how many published weights were saved): the built-in reader
+    gives what torch.load gives, and a truncated file is named as such."""
     net = ref.randomize(ref.NLayerDiscriminator(ndf=8))
-    torch.save(net.state_dict(), tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
-    with pytest.raises(CheckpointError, match=r"torch < 1\.6.*pip install 'tfgan_translate\[convert\]'"):
-        load_state_dict(tmp_path / "legacy.pth", use_torch=False)
-    model = convert_pytorch_checkpoint(tmp_path / "legacy.pth", "basic", use_torch=True)
+    path = tmp_path / "legacy.pth"
+    torch.save(net.state_dict(), path, _use_new_zipfile_serialization=False)
+    ours, theirs = load_state_dict(path, use_torch=False), load_state_dict(path, use_torch=True)
+    assert list(ours) == list(theirs)
+    for key in ours:
+        np.testing.assert_array_equal(ours[key], theirs[key])
+    model = convert_pytorch_checkpoint(path, "basic", use_torch=False)
     assert_same_outputs(torch, net, model, 64, 64, 3)
+    (tmp_path / "cut.pth").write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match=r"cut\.pth: storage .* cut short.*truncated"):
+        load_state_dict(tmp_path / "cut.pth", use_torch=False)
+
+
+def test_legacy_format_refuses_other_pickled_objects(torch, tmp_path, capsys):
+    torch.save({"weight": torch.zeros(2), "extra": _Sneaky()}, tmp_path / "sneaky.pth",
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match=r"refers to (__builtin__|builtins)\.print.*refusing"):
+        load_state_dict(tmp_path / "sneaky.pth", use_torch=False)
+    assert "must never run" not in capsys.readouterr().out
 
 
 class _Sneaky:

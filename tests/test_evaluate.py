@@ -180,4 +180,4 @@ def test_train_cli_evaluates_every_epoch(tmp_path, capsys):
     code = cli.main(["train", "pix2pix", "--dataset", "demo-gray2color", "--run-dir", str(run_dir), "--steps", "26",
                      "--no-progress", "--evaluate-every-epochs", "1", "--eval-metrics", "fid",
                      "--inception-weights", str(tmp_path / "missing.h5")])
-    assert code == 2 and "--inception-weights" in capsys.readouterr().err
+    assert code == 2 and "missing.h5: no such file" in capsys.readouterr().err

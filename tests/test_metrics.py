@@ -229,7 +229,7 @@ def test_preprocess_follows_the_fid_protocol():
 
 
 def test_missing_weights_file_says_how_to_get_the_weights(tmp_path):
-    with pytest.raises(metrics.InceptionWeightsError, match="no such file.*--inception-weights FILE"):
+    with pytest.raises(metrics.InceptionWeightsError, match="no such file.*--fid-network keras-inception-v3 --fid-weights FILE"):
         metrics.InceptionFeatures(str(tmp_path / "nope.h5")).load()
 
 
@@ -245,7 +245,7 @@ def test_offline_imagenet_download_failure_says_what_to_do(monkeypatch):
         metrics.InceptionFeatures("imagenet").load()
     message = str(error.value)
     assert "URL fetch failure" in message and metrics.inception.WEIGHTS_URL in message
-    assert "--inception-weights" in message and "~/.keras/models" in message
+    assert "--fid-weights" in message and "~/.keras/models" in message
 
 
 @pytest.mark.slow
@@ -276,4 +276,6 @@ def test_fid_and_kid_end_to_end_on_random_inception_features_stream_like_in_memo
     reloaded = metrics.InceptionFeatures(weights=str(path)).load()._model  # built, not run: a forward pass costs seconds
     for saved, loaded in zip(features._model.weights, reloaded.weights):
         np.testing.assert_array_equal(saved.numpy(), loaded.numpy())
-    assert "random" in features.description and metrics.InceptionFeatures(str(path)).description == str(path)
+    assert "random" in features.description and str(path) in metrics.InceptionFeatures(str(path)).description
+    assert features.describe()["network"] == "keras-inception-v3"
+    assert not features.describe()["comparable_with_published_fid"]

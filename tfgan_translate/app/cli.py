@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import __version__, families
 from . import DEFAULT_DEMOS
+from .fid_flags import add_fid_flags, fid_arguments, gives_fid_weights
 
 
 class UsageError(Exception):
@@ -65,9 +66,11 @@ def _add_train(subparsers, family=None):
     parser.add_argument("--evaluate-every-epochs", type=int, default=0, metavar="N",
                         help="score the held-out split every N epochs (TensorBoard eval/<metric>); 0: never (default: %(default)s)")
     parser.add_argument("--eval-metrics", help="metrics for --evaluate-every-epochs (default psnr,ssim on paired "
-                        "data; fid,kid on unpaired data when --inception-weights is given)")
-    parser.add_argument("--inception-weights", metavar="FILE", help="Inception-v3 weights file for fid/kid "
-                        "(or 'imagenet' to download the Keras weights)")
+                        "data; fid,kid on unpaired data when --fid-weights is given)")
+    add_fid_flags(parser)
+    parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="N",
+                        help="checkpoints kept in the run folder, the newest N (evaluate --all-checkpoints scores "
+                        "each); 0 keeps all (default: %(default)s)")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker", "tpu", "auto"), default="default",
                         help="tf.distribute strategy: mirrored = all GPUs of this machine (or its --virtual-cpus), "
                         "multiworker = the workers in TF_CONFIG, auto = mirrored when several GPUs are visible "
@@ -94,16 +97,16 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch, direction):
         names = args.eval_metrics.split(",")
     elif source.paired:
         names = ["psnr", "ssim"]
-    elif args.inception_weights:
+    elif gives_fid_weights(args):
         names = ["fid", "kid"]
     else:
-        print("--evaluate-every-epochs: no metric for unpaired data without Inception weights "
-              "(pass --inception-weights FILE for fid,kid); evaluation is off")
+        print("--evaluate-every-epochs: no metric for unpaired data without FID weights "
+              "(pass --fid-weights FILE for fid,kid); evaluation is off")
         return None, 0
     try:
         evaluator = evaluation.make_evaluator(
-            args.dataset, trainer.family, config, names, "AtoB", args.inception_weights,
-            data_dir=args.data_dir, strict=args.strict, trained_direction=direction)
+            args.dataset, trainer.family, config, names, "AtoB", data_dir=args.data_dir, strict=args.strict,
+            trained_direction=direction, **fid_arguments(args))
     except metrics.InceptionWeightsError as error:
         raise UsageError(str(error)) from None
     return evaluation.training_evaluate_fn(evaluator), args.evaluate_every_epochs * steps_per_epoch
@@ -125,6 +128,8 @@ def _check_loop_flags(args, family):
     negative values are refused, 0 (off) is said out loud."""
     if args.evaluate_every_epochs < 0:
         raise UsageError(f"--evaluate-every-epochs must be >= 0, got {args.evaluate_every_epochs}")
+    if args.keep_checkpoints < 0:
+        raise UsageError(f"--keep-checkpoints must be >= 0 (0 keeps all), got {args.keep_checkpoints}")
     if args.evaluate_every_epochs and not family.translates:
         raise UsageError(f"--evaluate-every-epochs scores the translations of a held-out split; {family.name} "
                          "runs generate images from noise and codes (tfgan-translate demo --family "
@@ -180,6 +185,7 @@ def _run_train(args):
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             progress=not args.no_progress, evaluate_fn=evaluate_fn, evaluate_every=evaluate_every, strategy=strategy,
             run_data=record,  # with the config, written under the run folder's lock
+            keep_checkpoints=args.keep_checkpoints or None,
         )
     except (training.NonFiniteLossError, training.CheckpointWriteError) as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)
@@ -350,19 +356,20 @@ def _add_evaluate(subparsers):
         "evaluate", help="score a run on held-out data (PSNR, SSIM, L1, FID, KID); writes a JSON report",
         description="Translate the held-out split of --dataset with the run's newest checkpoint (inference "
         "mode) and score it: psnr, ssim, l1 against the ground truth (paired data), fid, kid against the real "
-        "target images (Inception-v3 features). Writes RUN/eval/report_step_<N>.json and prints a table.")
+        "target images (FID Inception features, as published FIDs). Writes RUN/eval/report_step_<N>.json and prints a table.")
     parser.add_argument("--run-dir", required=True, help="a run folder")
     parser.add_argument("--dataset", required=True,
                         help="demo-paired | demo-gray2color | demo-unpaired | a folder (test/ or val/ A|B images, "
                         "or testA/ + testB/) | a tfds cycle_gan name (its testA/testB splits)")
     parser.add_argument("--metrics", help="comma-separated, from psnr,ssim,l1,fid,kid (default: psnr,ssim,l1 on "
-                        "paired data, plus fid,kid when --inception-weights is given; fid,kid on unpaired data)")
+                        "paired data, plus fid,kid when --fid-weights is given; fid,kid on unpaired data)")
     parser.add_argument("--direction", choices=("AtoB", "BtoA", "both"),
                         help="CycleGAN-like runs: generator_ab (AtoB), generator_ba (BtoA) or both; one-way runs "
                         "(pix2pix) score the direction they were trained in (default: AtoB)")
-    parser.add_argument("--inception-weights", metavar="FILE",
-                        help="Inception-v3 weights for fid/kid: inception_v3_weights_tf_dim_ordering_tf_kernels_"
-                        "notop.h5 (default: the Keras ImageNet weights, downloaded once)")
+    add_fid_flags(parser)
+    parser.add_argument("--all-checkpoints", action="store_true",
+                        help="score every checkpoint the run keeps and report the best apart from the final one "
+                        "(default report RUN/eval/history_step_<N>.json)")
     parser.add_argument("--batch-size", type=int, default=16, help="images per batch (default: %(default)s)")
     parser.add_argument("--max-images", type=int, help="evaluate at most this many images per set")
     parser.add_argument("--output", help="report path (default RUN/eval/report_step_<N>.json)")
@@ -383,8 +390,8 @@ def _run_evaluate(args):
     try:
         evaluation.evaluate_run(
             args.run_dir, args.dataset, args.metrics.split(",") if args.metrics else None, args.direction,
-            args.inception_weights, batch_size=args.batch_size, max_images=args.max_images, output=args.output,
-            overwrite=args.overwrite, data_dir=args.data_dir, strict=args.strict,
+            batch_size=args.batch_size, max_images=args.max_images, output=args.output, overwrite=args.overwrite,
+            data_dir=args.data_dir, strict=args.strict, all_checkpoints=args.all_checkpoints, **fid_arguments(args),
         )
     except metrics.InceptionWeightsError as error:
         raise UsageError(str(error)) from None

@@ -31,9 +31,9 @@ from ..metrics import DISTRIBUTION_METRICS, PAIRED_METRICS
 
 DIRECTIONS = ("AtoB", "BtoA")
 FID_PROTOCOL = (
-    "Inception-v3 2048-d pool features; images rounded to 8-bit levels, bilinear resize to 299 px "
-    "(no antialiasing), scaled to [-1, 1]; FID from float64 running mean/covariance; KID = unbiased "
-    "MMD^2 with k(x, y) = (x.y/d + 1)^3, mean/std over random subsets"
+    "2048-d pool features of the named network and weights, after the named resize; FID from float64 "
+    "running mean/covariance of the two sets; KID = unbiased MMD^2 with k(x, y) = (x.y/d + 1)^3, mean/std "
+    "over random subsets"
 )
 
 
@@ -160,12 +160,26 @@ def flat_results(results):
     return {f"{d}/{k}": v for d, values in results.items() for k, v in values.items()}
 
 
-def default_metrics(paired, inception_weights=None):
+def default_metrics(paired, fid_weights=None):
     """psnr,ssim,l1 for paired data and fid,kid for unpaired; paired data add fid,kid when
-    Inception weights are given."""
+    FID weights (or a feature function) are given."""
     if paired:
-        return ("psnr", "ssim", "l1", *(DISTRIBUTION_METRICS if inception_weights else ()))
+        return ("psnr", "ssim", "l1", *(DISTRIBUTION_METRICS if fid_weights else ()))
     return DISTRIBUTION_METRICS
+
+
+def fid_choice(fid_network=None, fid_weights=None, inception_weights=None):
+    """``(network, weights)`` from the FID options; ``inception_weights`` is the older spelling
+    of ``fid_network="keras-inception-v3", fid_weights=...`` and is refused with the FID network."""
+    if inception_weights is None:
+        return fid_network or "fid-inception", fid_weights
+    if fid_weights is not None:
+        raise ValueError("--inception-weights is the older spelling of --fid-weights for --fid-network "
+                         "keras-inception-v3; give only --fid-weights")
+    if fid_network not in (None, "keras-inception-v3"):
+        raise ValueError(f"--inception-weights names Keras InceptionV3 weights, which --fid-network {fid_network} "
+                         "does not take; pass the FID weights with --fid-weights")
+    return "keras-inception-v3", inception_weights
 
 
 def _directions(direction, family):
@@ -184,7 +198,8 @@ def _directions(direction, family):
 
 def make_evaluator(dataset, family, config, metrics=None, direction="AtoB", inception_weights=None,
                    features=None, batch_size=16, max_images=None, data_dir=None, strict=False,
-                   trained_direction="AtoB", **kid_options):
+                   trained_direction="AtoB", fid_network=None, fid_weights=None, fid_resize="legacy",
+                   **kid_options):
     """An :class:`Evaluator` for ``family``'s generators (of ``config``) on ``dataset``'s held-out split.
 
     ``direction`` (``AtoB``, ``BtoA`` or ``both``) picks CycleGAN's generator(s), and is
@@ -192,18 +207,20 @@ def make_evaluator(dataset, family, config, metrics=None, direction="AtoB", ince
     with (the training loop passes its own, so that ``generator_ab`` meets the data it learned).
 
     ``metrics=None`` picks :func:`default_metrics`; FID/KID use ``features`` or else
-    ``InceptionFeatures(inception_weights or "imagenet")``, loaded here so that missing weights
-    fail before any translation.
+    ``metrics.feature_network(fid_network, fid_weights, fid_resize)`` (the FID Inception network
+    by default; see :func:`fid_choice` for ``inception_weights``), loaded here so that missing
+    weights fail before any translation.
     """
+    network, weights = fid_choice(fid_network, fid_weights, inception_weights)
     directions = _directions(direction, family)
     check_direction(trained_direction)
     sources = {d: evaluation_source(family, dataset, config.image_size, batch_size, d, data_dir, strict,
                                     trained_direction)
                for d in directions}
     paired = all(s.paired for s in sources.values())
-    names = check_metrics(metrics or default_metrics(paired, inception_weights or features), paired)
+    names = check_metrics(metrics or default_metrics(paired, weights or features), paired)
     if any(m in DISTRIBUTION_METRICS for m in names) and features is None:
-        features = metric_lib.InceptionFeatures(inception_weights or "imagenet", batch_size=batch_size).load()
+        features = metric_lib.feature_network(network, weights, fid_resize, batch_size=batch_size).load()
     return Evaluator(family, sources, names, features, max_images, **kid_options)
 
 
@@ -227,17 +244,24 @@ def scored_directions(family, direction, trained_direction, recorded):
 
 def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weights=None, features=None,
                  batch_size=16, max_images=None, output=None, overwrite=False, data_dir=None, strict=False,
-                 log=print, **kid_options):
-    """Evaluate a run's newest checkpoint; writes and returns ``(report, path)``.
+                 log=print, fid_network=None, fid_weights=None, fid_resize="legacy", all_checkpoints=False,
+                 **kid_options):
+    """Evaluate a run's newest checkpoint (or, with ``all_checkpoints``, each one it keeps);
+    writes and returns ``(report, path)``.
 
-    The report goes to ``output`` or ``<run_dir>/eval/report_step_<N>.json``; an existing
-    report is never replaced unless ``overwrite`` (checked before any work). ``direction``
-    picks a two-generator run's generator (``both`` evaluates each); a one-way run (pix2pix)
-    is scored in the data direction it was trained in (see :func:`scored_directions`).
+    The report goes to ``output`` or ``<run_dir>/eval/report_step_<N>.json``
+    (``history_step_<N>.json`` for all checkpoints); an existing report is never replaced
+    unless ``overwrite`` (checked before any work). ``direction`` picks a two-generator run's
+    generator (``both`` evaluates each); a one-way run (pix2pix) is scored in the data direction
+    it was trained in (see :func:`scored_directions`). FID/KID features: ``features``, or the
+    network of ``fid_network``/``fid_weights``/``fid_resize`` (see :func:`make_evaluator`).
+    A history report adds, per direction and metric, the best checkpoint apart from the final one.
     """
-    from . import outputs, runs
+    from . import checkpoint_history, outputs, runs
+    from ..training.checkpoints import CHECKPOINT_DIR, checkpoint_paths
     from ..training.run_folder import RunFolder
 
+    fid_choice(fid_network, fid_weights, inception_weights)  # bad arguments fail before anything else
     if output:
         outputs.check_file(output, "--output", overwrite=overwrite, create=False)  # before loading anything
     folder = RunFolder(run_dir)  # config.json read once, here and by load_trained
@@ -245,10 +269,11 @@ def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weigh
     saved_data = folder.saved_data or {}
     recorded = None if saved_data.get("direction_assumed") else saved_data.get("direction")
     direction, trained_direction = scored_directions(family, direction, recorded or "AtoB", bool(recorded))
-    _directions(direction, family)  # bad arguments fail before anything else
+    _directions(direction, family)
     _, config, generators, checkpoint = runs.load_trained(folder)
     step = checkpoint_step(checkpoint)
-    path = Path(output) if output else Path(run_dir) / "eval" / f"report_step_{step}.json"
+    kind = "history" if all_checkpoints else "report"
+    path = Path(output) if output else Path(run_dir) / "eval" / f"{kind}_step_{step}.json"
     if not output:  # the default report, known once the checkpoint's step is: checked before the scoring
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} already exists; nothing was computed. Pass --overwrite or choose another "
@@ -256,37 +281,59 @@ def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weigh
         outputs.check_file(path, "--output", overwrite=True)
     started = time.perf_counter()
     evaluator = make_evaluator(dataset, family, config, metrics, direction, inception_weights, features,
-                               batch_size, max_images, data_dir, strict, trained_direction, **kid_options)
-    results = evaluator(generators)
+                               batch_size, max_images, data_dir, strict, trained_direction, fid_network,
+                               fid_weights, fid_resize, **kid_options)
     source = next(iter(evaluator.sources.values()))
     report = {
         "run_dir": str(run_dir), "family": family.name, "step": step, "checkpoint": checkpoint,
         "dataset": dataset, "split": source.split, "image_size": config.image_size,
-        "trained_direction": trained_direction,
-        "metrics": list(evaluator.metrics), "results": results,
-        "seconds": round(time.perf_counter() - started, 1),
+        "trained_direction": trained_direction, "metrics": list(evaluator.metrics),
     }
+    if all_checkpoints:
+        paths = list(reversed(checkpoint_paths(Path(str(run_dir)) / CHECKPOINT_DIR)))  # oldest first
+        report.update(checkpoint_history.evaluate_checkpoints(evaluator, generators, paths, log=log))
+        report["results"] = report["final"]["results"]
+        report["step"], report["checkpoint"] = report["final"]["step"], report["final"]["checkpoint"]
+    else:
+        report["results"] = evaluator(generators)
+    report["seconds"] = round(time.perf_counter() - started, 1)
     if evaluator.distribution:
-        report["inception"] = {"weights": getattr(evaluator.features, "description", "custom feature function"),
+        describe = getattr(evaluator.features, "describe", None)
+        report["inception"] = {**(describe() if describe else {"weights": "custom feature function"}),
                                "protocol": FID_PROTOCOL, "kid_subsets": evaluator.kid_options}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
-    log(format_table(report))
+    log(checkpoint_history.format_history(report) if all_checkpoints else format_table(report))
     log(f"report: {path}")
     return report, path
 
 
-def format_table(report):
-    """A plain-text table: one row per direction, one column per metric."""
-    columns = [m for m in ("psnr", "ssim", "l1", "fid", "kid", "kid_std", "num_images") if
-               any(m in r for r in report["results"].values())]
+def format_table(report, results=None, title=None):
+    """A plain-text table: one row per direction, one column per metric; under it, what the
+    FID/KID features were and how many images each set had."""
+    results = report["results"] if results is None else results
+    columns = [m for m in ("psnr", "ssim", "l1", "fid", "kid", "kid_std", "num_images", "num_real_images") if
+               any(m in r for r in results.values())]
     rows = [["direction", *columns]]
-    for direction, values in report["results"].items():
-        rows.append([direction, *(_number(values[c]) for c in columns)])
+    for direction, values in results.items():
+        rows.append([direction, *(_number(values[c]) if c in values else "" for c in columns)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [f"{report['family']} step {report['step']} on {report['dataset']} ({report['split']}):"]
+    lines = [title or f"{report['family']} step {report['step']} on {report['dataset']} ({report['split']}):"]
     lines += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
+    if title is None and "inception" in report:
+        lines.append(features_line(report["inception"]))
     return "\n".join(lines)
+
+
+def features_line(described):
+    """One line saying which features FID/KID used, for the printed table."""
+    if "network" not in described:
+        return f"FID/KID features: {described.get('weights', 'custom feature function')}"
+    sha = described.get("weights_sha256")
+    weights = described["weights"] + (f", sha256 {sha[:12]}" if sha else "")
+    verdict = ("comparable with published FIDs" if described.get("comparable_with_published_fid")
+               else "NOT comparable with published FIDs")
+    return f"FID/KID features: {described['network']} ({weights}), {described['resize']} resize: {verdict}"
 
 
 def _number(value):

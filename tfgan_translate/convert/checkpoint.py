@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .errors import CheckpointError
+from .pth_legacy import read_legacy_checkpoint
 from .pth_zip import read_zip_checkpoint
 
 INSTALL_HINT = "pip install 'tfgan_translate[convert]'"
@@ -100,8 +101,8 @@ def load_state_dict(path, use_torch=None):
         path: a ``.pth`` file written by ``torch.save(net.state_dict(), path)``.
         use_torch: ``None`` uses ``torch.load(weights_only=True)`` when torch is installed and
             the built-in reader otherwise; ``True`` requires torch; ``False`` always uses the
-            built-in reader, which reads the zip format (torch >= 1.6) without executing
-            anything from the file.
+            built-in reader, which reads the zip format (torch >= 1.6) and the older pickle
+            stream without executing anything from the file.
 
     Raises:
         CheckpointError: naming the file and what is wrong with it.
@@ -120,9 +121,5 @@ def load_state_dict(path, use_torch=None):
             raise CheckpointError(f"use_torch=True but torch is not installed: {INSTALL_HINT}")
         return _normalize(_load_with_torch(path), path)
     if kind == "legacy":
-        raise CheckpointError(
-            f"{path}: written by torch < 1.6 (the legacy, non-zip format), which the built-in reader "
-            f"does not read. Install torch ({INSTALL_HINT}) or re-save the file with a recent torch: "
-            "torch.save(torch.load(path), path)"
-        )
+        return _normalize(read_legacy_checkpoint(path), path)
     return _normalize(read_zip_checkpoint(path), path)

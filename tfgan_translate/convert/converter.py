@@ -69,7 +69,7 @@ def _torch_shape(variable, is_kernel):
     return tuple(shape[i] for i in KERNEL_TO_TORCH) if is_kernel else shape
 
 
-def _check_keys(state, targets, ignored, where):
+def _check_keys(state, targets, ignored, where, hint=HINT):
     """Raise on the first checkpoint key that does not fit, then on the first missing one."""
     unexpected = [key for key in state if key not in targets and key not in ignored]
     missing = [key for key in targets if key not in state]
@@ -80,24 +80,24 @@ def _check_keys(state, targets, ignored, where):
             if tuple(value.shape) != expected:
                 raise ConversionError(
                     f"{where}: checkpoint key {key!r} has shape {tuple(value.shape)} but the model "
-                    f"expects {expected} (Keras layer {variable.path.split('/')[0]!r}). {HINT}"
+                    f"expects {expected} (Keras layer {variable.path.split('/')[0]!r}). {hint}"
                 )
         elif key not in ignored:
             more = f"; {len(unexpected) - 1} more unexpected keys" if len(unexpected) > 1 else ""
             gone = f"; {len(missing)} keys missing, the first {missing[0]!r}" if missing else ""
             raise ConversionError(
                 f"{where}: checkpoint key {key!r} with shape {tuple(value.shape)} has no place in "
-                f"the model{more}{gone}. {HINT}"
+                f"the model{more}{gone}. {hint}"
             )
     if missing:
         raise ConversionError(
             f"{where}: the checkpoint has no key {missing[0]!r}"
             + (f" (and {len(missing) - 1} more are missing)" if len(missing) > 1 else "")
-            + f"; it is truncated or from another network. {HINT}"
+            + f"; it is truncated or from another network. {hint}"
         )
 
 
-def assign_state_dict(model, layer_map, state, where="state_dict"):
+def assign_state_dict(model, layer_map, state, where="state_dict", ignored=(), hint=HINT):
     """Copy ``state`` into ``model``'s weights: each weight exactly once, every key used.
 
     Args:
@@ -105,13 +105,15 @@ def assign_state_dict(model, layer_map, state, where="state_dict"):
         layer_map: ``[(keras layer name, torch module path), ...]``.
         state: ``{torch key: numpy array}`` (see ``load_state_dict``).
         where: names the source in error messages.
+        ignored: further keys the model does not take (e.g. a classifier's).
+        hint: what the user may have got wrong, appended to each error.
 
     Raises:
         ConversionError: naming the first key whose shape does not fit or that has no place,
             or the first key the model needs and the checkpoint lacks.
     """
-    targets, ignored = _targets(model, layer_map)
-    _check_keys(state, targets, ignored, where)
+    targets, layer_ignored = _targets(model, layer_map)
+    _check_keys(state, targets, layer_ignored | set(ignored), where, hint)
     for key, (variable, is_kernel) in targets.items():
         value = np.asarray(state[key], dtype=np.float32)
         variable.assign(np.transpose(value, KERNEL_TO_KERAS) if is_kernel else value)

@@ -13,7 +13,6 @@ import time
 import typing
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 from . import distribute
@@ -164,6 +163,7 @@ def fit(
     evaluate_every=0,
     strategy=None,
     run_data=None,
+    keep_checkpoints=3,
 ):
     """Train ``trainer`` until ``total_steps`` (counting steps of earlier, resumed runs).
 
@@ -189,6 +189,8 @@ def fit(
             writes the run's files (see ``_run_roles``) and holds the run folder's lock.
         run_data: what the run trains on (the CLI's ``{"dataset", "direction", ...}``), kept in
             ``config.json``; written under the lock, with the config.
+        keep_checkpoints: how many of the newest checkpoints the run folder keeps (``None``: all),
+            e.g. to score each with ``evaluate --all-checkpoints``.
 
     Returns:
         ``FitResult``. Raises ``NonFiniteLossError`` on NaN/Inf (the last good checkpoint
@@ -201,7 +203,8 @@ def fit(
     chief, run_dir, scratch, log = _run_roles(strategy, run_dir, trainer, run_data)
     with strategy.scope():
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir, scratch_dir=scratch)
+    checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir, max_to_keep=keep_checkpoints,
+                               scratch_dir=scratch)
     resumed_from = checkpoint.restore_latest()
     step = int(step_var.numpy())
     if resumed_from and chief:
