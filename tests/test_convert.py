@@ -320,8 +320,30 @@ def test_legacy_format_is_read_without_torch(ref, torch, tmp_path):
     model = convert_pytorch_checkpoint(path, "basic", use_torch=False)
     assert_same_outputs(torch, net, model, 64, 64, 3)
     (tmp_path / "cut.pth").write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(CheckpointError, match=r"cut\.pth: storage .* cut short.*truncated"):
+    with pytest.raises(CheckpointError, match=r"cut\.pth: storage .*truncated"):
         load_state_dict(tmp_path / "cut.pth", use_torch=False)
+
+
+def test_legacy_format_refuses_code_in_its_header_and_storage_list(torch, tmp_path, capsys):
+    """The plain pickles around the state_dict (magic number, version, system info, storage keys)
+    are read as restrictively as the state_dict itself."""
+    import pickle
+
+    good = tmp_path / "good.pth"
+    torch.save({"weight": torch.zeros(2)}, good, _use_new_zipfile_serialization=False)
+    (tmp_path / "header.pth").write_bytes(pickle.dumps(_Sneaky(), protocol=2) + good.read_bytes())
+    with pytest.raises(CheckpointError, match=r"header\.pth: the file's header refers to .*print.*Refusing"):
+        load_state_dict(tmp_path / "header.pth", use_torch=False)
+    raw = good.read_bytes()
+    start = raw.rindex(b"\x80\x02]")  # the storage-key list: the last pickle, before the raw bytes
+    end = raw.index(b"a.", start) + 2
+    (tmp_path / "keys.pth").write_bytes(raw[:start] + pickle.dumps(_Sneaky(), protocol=2) + raw[end:])
+    with pytest.raises(CheckpointError, match=r"keys\.pth: the file's header refers to .*print"):
+        load_state_dict(tmp_path / "keys.pth", use_torch=False)
+    assert "must never run" not in capsys.readouterr().out
+    (tmp_path / "short.pth").write_bytes(raw[:len(raw) // 3])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_state_dict(tmp_path / "short.pth", use_torch=False)
 
 
 def test_legacy_format_refuses_other_pickled_objects(torch, tmp_path, capsys):

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfgan_translate import data
 from tfgan_translate.data.demo import colour_map

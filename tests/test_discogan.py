@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgan_translate import data, discogan, losses, networks, training
+from tfgan_translate import data, discogan, losses, networks
 
 
 def count(model):

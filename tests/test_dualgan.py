@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgan_translate import cli, data, dualgan, losses, runs, training
+from tfgan_translate import data, dualgan, losses
 
 
 def tiny_config(**overrides):

@@ -2,10 +2,14 @@
 
 tensorflow-addons used to provide instance normalization; it reached end of life and does
 not work with Keras 3, so these are our own, numerically equal to PyTorch's
-``nn.InstanceNorm2d`` and ``nn.ReflectionPad2d`` as used by the reference pix2pix/CycleGAN.
+``nn.InstanceNorm2d`` and ``nn.ReflectionPad2d`` as used by the reference pix2pix/CycleGAN,
+and CUT's anti-aliased down- and upsampling (``BlurPool2D``, ``BlurUpsample2D``).
 """
 
+import math
+
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -317,3 +321,71 @@ class LeakyReLU(keras.layers.LeakyReLU):
             return y, gradient
 
         return leaky_relu(inputs)
+
+
+def _binomial_filter(taps):
+    """The outer product of a binomial row ([1, 2, 1] for 3 taps), normalised to sum 1."""
+    row = np.array([math.comb(taps - 1, k) for k in range(taps)], np.float64)
+    square = np.outer(row, row)
+    return (square / square.sum()).astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="tfgan_translate")
+class BlurPool2D(keras.layers.Layer):
+    """Anti-aliased downsampling by 2 (Zhang, 2019): reflection pad 1, a fixed 3x3 binomial
+    blur ([1, 2, 1] x [1, 2, 1] / 16) per channel, stride 2.
+
+    Equal to CUT's ``Downsample(channels)`` (its default ``pad_type='reflect', filt_size=3``):
+    blurring before subsampling keeps a stride-2 layer from aliasing, so a one-pixel shift of
+    the input no longer changes the output arbitrarily. No weights: the filter is fixed (the
+    reference keeps it as a buffer). An even side ``s`` becomes ``s / 2``, an odd one ``(s + 1) / 2``.
+    """
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self._filter = tf.constant(np.tile(_binomial_filter(3)[:, :, None, None], (1, 1, channels, 1)))
+
+    def call(self, inputs):
+        x = ops.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+        return tf.nn.depthwise_conv2d(x, tf.cast(self._filter, x.dtype), strides=(1, 2, 2, 1), padding="VALID")
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (n, None if h is None else (h + 1) // 2, None if w is None else (w + 1) // 2, c)
+
+
+@keras.saving.register_keras_serializable(package="tfgan_translate")
+class BlurUpsample2D(keras.layers.Layer):
+    """Anti-aliased upsampling by 2: CUT's ``Upsample(channels)``, with no weights.
+
+    The reference pads by replication, applies a transposed convolution with the fixed 4x4
+    filter [1, 3, 3, 1] x [1, 3, 3, 1] / 16 (stride 2) per channel and crops one pixel on each
+    side. Each output pixel is then 3/4 of its nearest input pixel plus 1/4 of the next one
+    along each axis, with the border replicated: exactly bilinear resizing by 2 with pixel
+    centres at half-pixel offsets, which is what this layer computes (the parity test checks
+    it against the transposed-convolution form).
+    """
+
+    def call(self, inputs):
+        size = ops.shape(inputs)[1:3]
+        resized = tf.image.resize(inputs, (size[0] * 2, size[1] * 2), method="bilinear", antialias=False)
+        return ops.cast(resized, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (n, None if h is None else 2 * h, None if w is None else 2 * w, c)
+
+
+@keras.saving.register_keras_serializable(package="tfgan_translate")
+class L2Normalize(keras.layers.Layer):
+    """``x / (||x||_2 + epsilon)`` along the last axis: CUT's ``Normalize(2)`` (epsilon 1e-7)."""
+
+    def __init__(self, epsilon=1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, inputs):
+        return inputs / (ops.sqrt(ops.sum(ops.square(inputs), axis=-1, keepdims=True)) + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}

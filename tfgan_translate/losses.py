@@ -287,3 +287,34 @@ def multiscale_feature_matching_loss(real_outputs, fake_outputs):
     fake_features = [scale[:-1] for scale in fake_outputs]
     feat_weight = 4.0 / len(real_features[0])
     return feat_weight * feature_matching_loss(real_features, fake_features)
+
+
+# -- PatchNCE (Park et al., 2020), CUT's contrastive loss ----------------------------------
+
+#: The logit the reference gives a patch compared with itself among the negatives (exp(-10) ~ 0).
+NCE_SELF_LOGIT = -10.0
+
+
+def patch_nce_loss(query, key, temperature=0.07):
+    """InfoNCE over patches, per example, shape ``(B,)``: CUT's ``PatchNCELoss`` with negatives
+    from the same image (``nce_includes_all_negatives_from_minibatch=False``).
+
+    ``query`` and ``key`` are ``[B, P, C]`` L2-normalised features of the same P locations
+    (query from the output, key from the input). For patch i the positive is ``q_i . k_i`` and
+    the negatives ``q_i . k_j`` (j != i; the reference puts ``-10`` at j = i); the loss of
+    patch i is the cross-entropy of picking the positive among the P + 1 logits divided by
+    the temperature tau:
+
+        l_i = -log( exp(q_i.k_i / tau) / (exp(q_i.k_i / tau) + sum_j exp(l_ij / tau)) ),
+
+    averaged over the P patches. The key is a constant (no gradient), as in the reference.
+    """
+    query = tf.cast(query, tf.float32)
+    key = tf.stop_gradient(tf.cast(key, tf.float32))
+    positive = tf.reduce_sum(query * key, axis=-1, keepdims=True)  # [B, P, 1]
+    negative = tf.matmul(query, key, transpose_b=True)  # [B, P, P]
+    patches = tf.shape(negative)[-1]
+    negative = tf.where(tf.eye(patches, dtype=tf.bool), NCE_SELF_LOGIT, negative)
+    logits = tf.concat([positive, negative], axis=-1) / temperature
+    per_patch = tf.reduce_logsumexp(logits, axis=-1) - logits[..., 0]
+    return tf.reduce_mean(per_patch, axis=-1)

@@ -7,10 +7,9 @@ those the run folder keeps (``train --keep-checkpoints``, 3 by default; 0 keeps 
 
 import tensorflow as tf
 
+from ..metrics import HIGHER_IS_BETTER
+from ..training.checkpoints import try_restore
 from .evaluation import checkpoint_step, features_line, format_table
-
-#: Which way each metric improves.
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "fid": False, "kid": False}
 
 
 def best_checkpoints(entries):
@@ -39,10 +38,8 @@ def evaluate_checkpoints(evaluator, generators, paths, log=print):
     """
     entries, skipped = [], []
     for path in paths:
-        try:
-            tf.train.Checkpoint(**generators).restore(path).expect_partial().assert_existing_objects_matched()
-        except Exception as error:  # noqa: BLE001 (TF raises OpError, ValueError... for damaged files)
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = try_restore(tf.train.Checkpoint(**generators), path, partial=True)
+        if reason:
             log(f"checkpoint {path} could not be loaded ({reason}); skipped")
             skipped.append({"checkpoint": path, "reason": reason})
             continue

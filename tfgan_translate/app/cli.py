@@ -15,6 +15,9 @@ from . import DEFAULT_DEMOS
 from .fid_flags import add_fid_flags, fid_arguments, gives_fid_weights
 
 
+DEFAULT_KEEP_CHECKPOINTS = 3
+
+
 class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit status 2."""
 
@@ -68,9 +71,9 @@ def _add_train(subparsers, family=None):
     parser.add_argument("--eval-metrics", help="metrics for --evaluate-every-epochs (default psnr,ssim on paired "
                         "data; fid,kid on unpaired data when --fid-weights is given)")
     add_fid_flags(parser)
-    parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="N",
+    parser.add_argument("--keep-checkpoints", type=int, metavar="N",
                         help="checkpoints kept in the run folder, the newest N (evaluate --all-checkpoints scores "
-                        "each); 0 keeps all (default: %(default)s)")
+                        "each); 0 keeps all; the run remembers it (default: the run's, 3 for a new run)")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker", "tpu", "auto"), default="default",
                         help="tf.distribute strategy: mirrored = all GPUs of this machine (or its --virtual-cpus), "
                         "multiworker = the workers in TF_CONFIG, auto = mirrored when several GPUs are visible "
@@ -128,7 +131,7 @@ def _check_loop_flags(args, family):
     negative values are refused, 0 (off) is said out loud."""
     if args.evaluate_every_epochs < 0:
         raise UsageError(f"--evaluate-every-epochs must be >= 0, got {args.evaluate_every_epochs}")
-    if args.keep_checkpoints < 0:
+    if args.keep_checkpoints is not None and args.keep_checkpoints < 0:
         raise UsageError(f"--keep-checkpoints must be >= 0 (0 keeps all), got {args.keep_checkpoints}")
     if args.evaluate_every_epochs and not family.translates:
         raise UsageError(f"--evaluate-every-epochs scores the translations of a held-out split; {family.name} "
@@ -169,6 +172,10 @@ def _run_train(args):
     )
     record = check_data_record(run_folder, data_record(args.dataset, direction, steps_per_epoch, direction_assumed),
                                args.other_data)
+    keep = args.keep_checkpoints
+    if keep is None:  # a resumed run keeps what it was told (a history for evaluate --all-checkpoints)
+        keep = (run_folder.saved_data or {}).get("keep_checkpoints", DEFAULT_KEEP_CHECKPOINTS)
+    record = {**record, "keep_checkpoints": keep}
     schedule_steps = (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
     total_steps = args.steps if args.steps is not None else schedule_steps
     if total_steps > schedule_steps and config.lr_policy in ("linear", "cosine"):
@@ -185,7 +192,7 @@ def _run_train(args):
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             progress=not args.no_progress, evaluate_fn=evaluate_fn, evaluate_every=evaluate_every, strategy=strategy,
             run_data=record,  # with the config, written under the run folder's lock
-            keep_checkpoints=args.keep_checkpoints or None,
+            keep_checkpoints=keep,
         )
     except (training.NonFiniteLossError, training.CheckpointWriteError) as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)
@@ -299,12 +306,14 @@ def _run_demo(args):
 
 def _add_convert(subparsers):
     # Spelled out so that building the parser does not import Keras (a test keeps it in sync).
-    archs = "resnet_9blocks, resnet_6blocks, unet_256, unet_128, basic, patchgan, pixel, n_layers_N"
+    archs = ("resnet_9blocks, resnet_6blocks, cut_resnet_9blocks, cut_resnet_6blocks, unet_256, unet_128, basic, "
+             "patchgan, cut_basic, pixel, n_layers_N")
     parser = subparsers.add_parser(
         "convert",
-        help="convert a pix2pix/CycleGAN PyTorch checkpoint (.pth) to a Keras model (.keras)",
+        help="convert a pix2pix/CycleGAN/CUT PyTorch checkpoint (.pth) to a Keras model (.keras)",
         description="Convert a state_dict saved by the reference PyTorch pix2pix/CycleGAN code "
-        "(e.g. the published horse2zebra.pth) into our network with the same outputs. Norm, "
+        "(e.g. the published horse2zebra.pth) or by CUT's (latest_net_G.pth of its horse2zebra, cat2dog "
+        "and Cityscapes models: --arch cut_resnet_9blocks) into our network with the same outputs. Norm, "
         "channels and width are read from the checkpoint unless given.",
     )
     parser.add_argument("--from-pytorch", required=True, metavar="FILE.pth", help="the PyTorch checkpoint")

@@ -160,9 +160,10 @@ def flat_results(results):
     return {f"{d}/{k}": v for d, values in results.items() for k, v in values.items()}
 
 
-def default_metrics(paired, fid_weights=None):
+def default_metrics(paired, fid_weights=None, inception_weights=None):
     """psnr,ssim,l1 for paired data and fid,kid for unpaired; paired data add fid,kid when
-    FID weights (or a feature function) are given."""
+    FID weights (or a feature function; ``inception_weights``, the older keyword) are given."""
+    fid_weights = fid_weights or inception_weights
     if paired:
         return ("psnr", "ssim", "l1", *(DISTRIBUTION_METRICS if fid_weights else ()))
     return DISTRIBUTION_METRICS

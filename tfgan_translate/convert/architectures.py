@@ -8,13 +8,21 @@ keys are listed in ``shared/reference/pytorch-checkpoint-keys.txt``:
 * U-Net generator: nested blocks, each an ``nn.Sequential`` ``model`` whose index 1 (outermost:
   the block itself) or 3 holds the next inner block.
 * PatchGAN: one ``nn.Sequential`` ``model``; pixel discriminator: ``net``.
+* CUT's (contrastive-unpaired-translation) anti-aliased ResNet generator and PatchGAN
+  (``cut_resnet_9blocks``, ``cut_basic``, ...): the same ``Sequential`` layouts with a
+  ``Downsample`` after each stride-1 downsampling conv and an ``Upsample`` before each
+  upsampling conv; those hold only a fixed blur filter, saved as the buffer ``filt``, which
+  the converter checks and skips (:meth:`fixed_buffers`).
 
 Indices count every module of a ``Sequential``, parameter-free ones (padding, ReLU,
 instance norm, dropout) included, which is why they skip numbers.
 """
 
+import math
 import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from .. import networks
 from .errors import ConversionError
@@ -39,45 +47,79 @@ class Settings:
         return text + (f", {self.output_nc} output channels" if role == GENERATOR else "")
 
 
+def blur_filter(taps, channels, scale=1.0):
+    """CUT's ``filt`` buffer: the binomial outer product normalised to 1 (times ``scale``), per channel."""
+    row = np.array([math.comb(taps - 1, k) for k in range(taps)], np.float64)
+    square = np.outer(row, row) / np.outer(row, row).sum() * scale
+    return np.tile(square[None, None].astype(np.float32), (channels, 1, 1, 1))
+
+
 class ResnetArch:
-    """``resnet_{n}blocks``: c7s1, two stride-2 convs, n residual blocks, two up-convs, c7s1."""
+    """``resnet_{n}blocks``: c7s1, two stride-2 convs, n residual blocks, two up-convs, c7s1.
+
+    ``antialias``: CUT's variant, [conv3 s1, norm, ReLU, Downsample] down and [Upsample,
+    conv3, norm, ReLU] up, which shifts every later index by one per blur module.
+    """
 
     role = GENERATOR
     default_norm = "instance"
     first_key = "model.1.weight"
 
-    def __init__(self, n_blocks):
+    def __init__(self, n_blocks, antialias=False):
         self.n_blocks = n_blocks
+        self.antialias = antialias
+
+    def _indices(self):
+        """Module indices of the down convs, the first residual block, the up convs and the output conv."""
+        n, extra = self.n_blocks, int(self.antialias)
+        down = (4, 7 + extra)
+        first_block = 10 + 2 * extra
+        up_start = first_block + n
+        up = (up_start + extra, up_start + 3 + 2 * extra)
+        return down, first_block, up, up[1] + 4
 
     @property
     def output_key(self):
-        return f"model.{17 + self.n_blocks}.weight", 0  # Conv2d (out, in, kh, kw)
+        return f"model.{self._indices()[3]}.weight", 0  # Conv2d (out, in, kh, kw)
 
     def infer_dropout(self, state):
         """A dropout layer in the residual blocks shifts their second conv from index 5 to 6."""
-        return "model.10.conv_block.5.weight" not in state and "model.10.conv_block.6.weight" in state
+        block = f"model.{self._indices()[1]}.conv_block"
+        return f"{block}.5.weight" not in state and f"{block}.6.weight" in state
 
     def build(self, s, input_shape):
+        blur = "antialiased" if self.antialias else None
         return networks.build_resnet_generator(
             input_shape, output_channels=s.output_nc, ngf=s.ngf, n_blocks=self.n_blocks,
-            norm=s.norm, use_dropout=s.use_dropout,
+            norm=s.norm, use_dropout=s.use_dropout, upsampling=blur or "transpose", downsampling=blur or "strided",
         )
 
     def layer_map(self, s):
-        n = self.n_blocks
+        down, first_block, up, out = self._indices()
         pairs = [("in_conv", "model.1"), ("in_norm", "model.2")]
-        for i, conv_index in ((1, 4), (2, 7)):
+        for i, conv_index in zip((1, 2), down):
             pairs += [(f"down{i}_conv", f"model.{conv_index}"), (f"down{i}_norm", f"model.{conv_index + 1}")]
         second = 6 if s.use_dropout else 5
-        for i in range(1, n + 1):
-            block = f"model.{9 + i}.conv_block"
+        for i in range(1, self.n_blocks + 1):
+            block = f"model.{first_block - 1 + i}.conv_block"
             pairs += [
                 (f"res{i}_conv1", f"{block}.1"), (f"res{i}_norm1", f"{block}.2"),
                 (f"res{i}_conv2", f"{block}.{second}"), (f"res{i}_norm2", f"{block}.{second + 1}"),
             ]
-        for i, conv_index in ((1, 10 + n), (2, 13 + n)):
+        for i, conv_index in zip((1, 2), up):
             pairs += [(f"up{i}_conv", f"model.{conv_index}"), (f"up{i}_norm", f"model.{conv_index + 1}")]
-        return pairs + [("out_conv", f"model.{17 + n}")]
+        return pairs + [("out_conv", f"model.{out}")]
+
+    def fixed_buffers(self, s):
+        """``{key: value}`` of the blur filters a CUT checkpoint holds (none for CycleGAN's)."""
+        if not self.antialias:
+            return {}
+        (_, second_down), _, (first_up, second_up), _ = self._indices()
+        return {
+            "model.7.filt": blur_filter(3, 2 * s.ngf), f"model.{second_down + 3}.filt": blur_filter(3, 4 * s.ngf),
+            f"model.{first_up - 1}.filt": blur_filter(4, 4 * s.ngf, 4.0),
+            f"model.{second_up - 1}.filt": blur_filter(4, 2 * s.ngf, 4.0),
+        }
 
 
 class UnetArch:
@@ -93,6 +135,9 @@ class UnetArch:
 
     def infer_dropout(self, state):
         return True  # dropout has no weights; keep the reference pix2pix default for fine-tuning
+
+    def fixed_buffers(self, s):
+        return {}
 
     def build(self, s, input_shape):
         return networks.build_unet_generator(
@@ -123,27 +168,48 @@ class UnetArch:
 
 
 class PatchganArch:
-    """``basic`` (70x70, ``n_layers=3``) or ``n_layers_N`` PatchGAN discriminator."""
+    """``basic`` (70x70, ``n_layers=3``) or ``n_layers_N`` PatchGAN discriminator; ``antialias``:
+    CUT's, whose stride-2 convs are stride-1 convs followed by a ``Downsample``."""
 
     role = DISCRIMINATOR
     default_norm = "batch"
     first_key = "model.0.weight"
     output_key = None
 
-    def __init__(self, n_layers):
+    def __init__(self, n_layers, antialias=False):
         self.n_layers = n_layers
+        self.antialias = antialias
 
     def infer_dropout(self, state):
         return False
 
     def build(self, s, input_shape):
-        return networks.build_patchgan_discriminator(input_shape, ndf=s.ngf, n_layers=self.n_layers, norm=s.norm)
+        return networks.build_patchgan_discriminator(input_shape, ndf=s.ngf, n_layers=self.n_layers, norm=s.norm,
+                                                     downsampling="antialiased" if self.antialias else "strided")
+
+    def _conv_indices(self):
+        """Module index of each conv after the first: [conv, norm, LeakyReLU(, Downsample)] blocks."""
+        index, indices = 2 + int(self.antialias), []
+        for n in range(1, self.n_layers + 1):
+            indices.append(index)
+            index += 3 + int(self.antialias and n < self.n_layers)
+        return indices, index
 
     def layer_map(self, s):
         pairs = [("conv1", "model.0")]
-        for n in range(1, self.n_layers + 1):  # [conv, norm, LeakyReLU] from index 2 on
-            pairs += [(f"conv{n + 1}", f"model.{3 * n - 1}"), (f"norm{n + 1}", f"model.{3 * n}")]
-        return pairs + [("logits", f"model.{3 * self.n_layers + 2}")]
+        indices, logits = self._conv_indices()
+        for n, index in enumerate(indices, start=1):
+            pairs += [(f"conv{n + 1}", f"model.{index}"), (f"norm{n + 1}", f"model.{index + 1}")]
+        return pairs + [("logits", f"model.{logits}")]
+
+    def fixed_buffers(self, s):
+        if not self.antialias:
+            return {}
+        indices, _ = self._conv_indices()
+        buffers = {"model.2.filt": blur_filter(3, s.ngf)}
+        for n, index in enumerate(indices[:-1], start=1):
+            buffers[f"model.{index + 3}.filt"] = blur_filter(3, s.ngf * min(2**n, 8))
+        return buffers
 
 
 class PixelArch:
@@ -163,14 +229,20 @@ class PixelArch:
     def layer_map(self, s):
         return [("conv1", "net.0"), ("conv2", "net.2"), ("norm2", "net.3"), ("logits", "net.5")]
 
+    def fixed_buffers(self, s):
+        return {}
+
 
 ARCHITECTURES = {
     "resnet_9blocks": ResnetArch(9),
     "resnet_6blocks": ResnetArch(6),
+    "cut_resnet_9blocks": ResnetArch(9, antialias=True),
+    "cut_resnet_6blocks": ResnetArch(6, antialias=True),
     "unet_256": UnetArch(8),
     "unet_128": UnetArch(7),
     "basic": PatchganArch(3),
     "patchgan": PatchganArch(3),
+    "cut_basic": PatchganArch(3, antialias=True),
     "pixel": PixelArch(),
 }
 ARCH_NAMES = (*ARCHITECTURES, "n_layers_N")

@@ -181,8 +181,26 @@ def convert_state_dict(state, arch, norm=None, input_nc=None, output_nc=None, ng
     settings = infer_settings(architecture, state, norm, input_nc, output_nc, ngf)
     model = architecture.build(settings, _input_shape(input_shape, settings.input_nc))
     described = f"{where} as {arch} ({settings.describe(architecture.role)})"
-    assign_state_dict(model, architecture.layer_map(settings), state, where=described)
+    buffers = architecture.fixed_buffers(settings)
+    _check_fixed_buffers(state, buffers, described, arch)
+    assign_state_dict(model, architecture.layer_map(settings), state, where=described, ignored=buffers)
     return model
+
+
+def _check_fixed_buffers(state, buffers, where, arch):
+    """CUT's blur filters are constants of the architecture: present and equal, or the file is
+    not what ``arch`` says; a CUT checkpoint named as CycleGAN's (or back) is told so."""
+    blur_keys = [key for key in state if key.endswith(".filt")]
+    if blur_keys and not buffers:
+        raise ConversionError(f"{where}: the checkpoint has CUT's anti-aliasing filters ({blur_keys[0]!r}): it is a "
+                              f"CUT network; convert it with --arch cut_{arch}")
+    for key, expected in buffers.items():
+        if key not in state:
+            hint = f" (a CycleGAN checkpoint? use --arch {arch[4:]})" if not blur_keys else ""
+            raise ConversionError(f"{where}: the checkpoint has no blur filter {key!r}{hint}. {HINT}")
+        if state[key].shape != expected.shape or not np.allclose(state[key], expected, atol=1e-6):
+            raise ConversionError(f"{where}: the blur filter {key!r} is not CUT's fixed binomial filter "
+                                  f"(shape {tuple(state[key].shape)}, expected {expected.shape}). {HINT}")
 
 
 def convert_pytorch_checkpoint(path, arch, norm=None, input_nc=None, output_nc=None, ngf=None,
@@ -197,7 +215,8 @@ def convert_pytorch_checkpoint(path, arch, norm=None, input_nc=None, output_nc=N
     Args:
         path: the ``.pth`` file.
         arch: ``resnet_9blocks``, ``resnet_6blocks``, ``unet_256``, ``unet_128`` (generators),
-            ``basic``/``patchgan``, ``n_layers_N`` or ``pixel`` (discriminators).
+            ``basic``/``patchgan``, ``n_layers_N`` or ``pixel`` (discriminators); CUT's
+            anti-aliased ``cut_resnet_9blocks``, ``cut_resnet_6blocks`` and ``cut_basic``.
         norm: ``"batch"`` or ``"instance"``; by default read from the checkpoint (published
             CycleGAN models: instance; pix2pix: batch).
         input_nc, output_nc, ngf: channels in and out and the first layer's width (``ndf``

@@ -46,6 +46,9 @@ class _LegacyUnpickler(_StateDictUnpickler):
         super().__init__(file, archive=None, prefix="", byteorder="little", path=path)
 
     def persistent_load(self, pid):
+        if isinstance(pid, tuple) and pid and pid[0] == "module":
+            raise CheckpointError(f"{self._path}: holds a whole pickled model, not a state_dict; load it with torch "
+                                  "and save only the weights: torch.save(model.state_dict(), 'net.pth')")
         if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
             raise CheckpointError(f"{self._path}: unknown persistent reference {pid!r}")
         _, storage_type, key, _location, numel, view = pid
@@ -54,9 +57,15 @@ class _LegacyUnpickler(_StateDictUnpickler):
         if view is not None:
             raise CheckpointError(f"{self._path}: storage views (written by torch < 0.4) are not supported; "
                                   "re-save the file with a recent torch: torch.save(torch.load(path), path)")
+        key = str(key)  # the storage list names them as strings
         if key not in self._storages:
-            self._storages[key] = _PendingStorage(str(key), storage_type.dtype, int(numel))
+            self._storages[key] = _PendingStorage(key, storage_type.dtype, int(numel))
         return self._storages[key]
+
+    def find_class(self, module, name):
+        if (module, name) == ("torch._utils", "_rebuild_tensor"):  # what torch <= 0.3 pickled
+            return self._rebuild_tensor_v2
+        return super().find_class(module, name)
 
     def _rebuild_tensor_v2(self, storage, storage_offset, size, stride, requires_grad=False,
                            backward_hooks=None, metadata=None):
@@ -67,13 +76,39 @@ class _LegacyUnpickler(_StateDictUnpickler):
         return _PendingTensor(storage, int(storage_offset), size, stride, getattr(dtype, "dtype", None))
 
 
-def _load_header(file, path):
+class _PlainUnpickler(pickle.Unpickler):
+    """For the header and the storage list: plain numbers, strings, lists and dicts, nothing else."""
+
+    def __init__(self, file, path):
+        super().__init__(file)
+        self._path = path
+
+    def find_class(self, module, name):
+        raise CheckpointError(f"{self._path}: the file's header refers to {module}.{name}; a PyTorch checkpoint's "
+                              "never does. Refusing to unpickle it (a pickle can run arbitrary code).")
+
+    def persistent_load(self, pid):
+        raise CheckpointError(f"{self._path}: unexpected persistent reference {pid!r} outside the state_dict")
+
+
+def _plain(file, path, kind, expected):
     try:
-        magic = pickle.load(file)
-        version = pickle.load(file)
-        info = pickle.load(file)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(error).__name__} in its header)") from None
+        value = _PlainUnpickler(file, path).load()
+    except CheckpointError:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+        if isinstance(error, EOFError) or "truncated" in str(error):
+            raise CheckpointError(f"{path}: the file ends inside its {kind}: it is truncated (download it again)") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(error).__name__} in its {kind})") from None
+    if not isinstance(value, expected):
+        raise CheckpointError(f"{path}: its {kind} is a {type(value).__name__}; the file is not a PyTorch checkpoint")
+    return value
+
+
+def _load_header(file, path):
+    magic = _plain(file, path, "header", int)
+    version = _plain(file, path, "header", int)
+    info = _plain(file, path, "header", dict)
     if magic != MAGIC_NUMBER:
         raise CheckpointError(f"{path}: a pickle, but not one torch.save wrote (no PyTorch magic number)")
     if version != PROTOCOL_VERSION:
@@ -123,13 +158,16 @@ def read_legacy_checkpoint(path):
         unpickler = _LegacyUnpickler(file, path)
         try:
             state = unpickler.load()
-            keys = pickle.load(file)
         except CheckpointError:
             raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-                KeyError) as error:
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+            if isinstance(error, EOFError) or "truncated" in str(error):
+                raise CheckpointError(f"{path}: the file ends inside its state_dict: it is truncated (download it "
+                                      "again)") from None
             raise CheckpointError(f"{path}: the pickled state_dict is corrupt: {type(error).__name__}: {error}") from None
-        if not isinstance(keys, list):
-            raise CheckpointError(f"{path}: no storage list after the state_dict; the file is corrupt")
-        _read_storages(file, keys, unpickler._storages, path)
+        keys = _plain(file, path, "storage list", list)
+        _read_storages(file, [str(key) for key in keys], unpickler._storages, path)
+        missing = [key for key, storage in unpickler._storages.items() if storage.array is None]
+        if missing:
+            raise CheckpointError(f"{path}: storage {missing[0]} is used by a tensor but not in the file; it is corrupt")
     return _resolve(state, path) if isinstance(state, (dict, OrderedDict)) else state

@@ -16,6 +16,8 @@ import importlib
 REGISTRY = {
     "pix2pix": "tfgan_translate.families.pix2pix",
     "cyclegan": "tfgan_translate.families.cyclegan",
+    "cut": "tfgan_translate.families.cut",
+    "fastcut": "tfgan_translate.families.fastcut",
     "pix2pixhd": "tfgan_translate.families.pix2pixhd",
     "discogan": "tfgan_translate.families.discogan",
     "dualgan": "tfgan_translate.families.dualgan",

@@ -47,9 +47,11 @@ from .statistics import DEFAULT_KID_CAPACITY, FeatureReservoir, FeatureSummary, 
 #: Metrics that compare image sets through Inception features.
 DISTRIBUTION_METRICS = ("fid", "kid")
 ALL_METRICS = (*PAIRED_METRICS, *DISTRIBUTION_METRICS)
+#: Which way each metric improves (what "best" means in a run's history).
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "fid": False, "kid": False}
 
 __all__ = [
-    "ALL_METRICS", "DEFAULT_KID_CAPACITY", "DISTRIBUTION_METRICS", "FEATURE_DIM", "HOW_TO_GET_WEIGHTS",
+    "ALL_METRICS", "DEFAULT_KID_CAPACITY", "HIGHER_IS_BETTER", "DISTRIBUTION_METRICS", "FEATURE_DIM", "HOW_TO_GET_WEIGHTS",
     "INCEPTION_SIZE", "KID_SUBSETS", "KID_SUBSET_SIZE", "NETWORKS", "PAIRED_METRICS", "RESIZE_MODES",
     "FIDInceptionFeatures", "FIDWeightsError", "FeatureReservoir", "FeatureSummary", "InceptionFeatures",
     "InceptionWeightsError", "PoolFeatures", "RunningStatistics", "build_fid_inception", "build_inception",

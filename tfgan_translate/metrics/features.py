@@ -9,17 +9,19 @@ Two networks, never mixed up (each report names its own):
 - ``keras-inception-v3`` (:class:`InceptionFeatures`): Keras' ``InceptionV3`` with ImageNet
   weights; its FIDs rank models consistently but are not comparable with published ones.
 
-Two resize protocols (``resize=``), applied after the images are rounded to 8-bit levels
-(so translations are scored as the image files they become) and grayscale is repeated to RGB:
+Two protocols (``resize=``), applied after the images are rounded to 8-bit levels v (so
+translations are scored as the image files they become) and grayscale is repeated to RGB:
 
-- ``legacy``: bilinear resize to 299 x 299 without antialiasing (half-pixel centres), what
-  pytorch-fid does (``F.interpolate(..., mode="bilinear", align_corners=False)``) and TF-GAN
-  in TF 2; it aliases when it shrinks images;
+- ``legacy``: pytorch-fid's: bilinear resize to 299 x 299 without antialiasing (half-pixel
+  centres, ``F.interpolate(..., mode="bilinear", align_corners=False)``), then v / 127.5 - 1
+  (its ``2 x - 1`` on [0, 1]); it aliases when it shrinks images. (TF-GAN's and the original
+  TF 1 graph's resize differs again: clean-fid calls that protocol ``legacy_tensorflow``.)
 - ``clean``: clean-fid's (Parmar et al., 2022): each channel of the 8-bit image as a float
-  image resized with PIL's bicubic filter (antialiased when shrinking), clipped to [0, 255].
-
-Either way the network sees [-1, 1].
+  image resized with PIL's bicubic filter (antialiased when shrinking), clipped to [0, 255],
+  then (v - 128) / 128, the 2015 graph's own input scaling.
 """
+
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -35,8 +37,8 @@ NETWORK_DESCRIPTIONS = {
                           "published FIDs",
 }
 RESIZE_DESCRIPTIONS = {
-    "legacy": "8-bit levels, bilinear resize to 299 px without antialiasing (pytorch-fid / TF-GAN)",
-    "clean": "8-bit levels, PIL bicubic resize to 299 px per channel, clipped to [0, 255] (clean-fid)",
+    "legacy": "8-bit levels, bilinear resize to 299 px without antialiasing, v / 127.5 - 1 (pytorch-fid)",
+    "clean": "8-bit levels, PIL bicubic resize to 299 px per channel, clipped to [0, 255], (v - 128) / 128 (clean-fid)",
 }
 
 
@@ -73,7 +75,7 @@ def preprocess(images, resize="legacy"):
     (see the module docstring for the two ``resize`` protocols)."""
     levels = _eight_bit(images)
     if check_resize(resize) == "clean":
-        return tf.constant(_clean_resize(levels.numpy())) / 127.5 - 1.0
+        return (tf.constant(_clean_resize(levels.numpy())) - 128.0) / 128.0
     resized = tf.image.resize(levels, (INPUT_SIZE, INPUT_SIZE), method="bilinear", antialias=False)
     return resized / 127.5 - 1.0
 
@@ -84,7 +86,7 @@ class PoolFeatures:
 
     network = None
 
-    def __init__(self, weights, resize="legacy", batch_size=32):
+    def __init__(self, weights, batch_size=32, *, resize="legacy"):
         self.weights = weights
         self.resize = check_resize(resize)
         self.batch_size = batch_size
@@ -154,14 +156,14 @@ class FIDInceptionFeatures(PoolFeatures):
 
     network = "fid-inception"
 
-    def __init__(self, weights=None, resize="legacy", batch_size=32):
+    def __init__(self, weights=None, batch_size=32, *, resize="legacy"):
         from . import fid_weights
 
         if weights is None:
             weights = fid_weights.default_weights_file()
             if weights is None:
                 raise fid_weights.FIDWeightsError(f"FID needs the FID Inception weights. {fid_weights.HOW_TO_GET}")
-        super().__init__(weights, resize, batch_size)
+        super().__init__(weights, batch_size, resize=resize)
 
     def _build(self):
         from . import fid_weights
@@ -174,8 +176,6 @@ class FIDInceptionFeatures(PoolFeatures):
 
     @property
     def weights_name(self):
-        from pathlib import Path
-
         return "random initialisation (mechanics only)" if self.weights == "random" else Path(self.weights).name
 
     @property
@@ -196,19 +196,23 @@ class InceptionFeatures(PoolFeatures):
 
     network = "keras-inception-v3"
 
-    def __init__(self, weights="imagenet", resize="legacy", batch_size=32):
-        super().__init__(weights, resize, batch_size)
+    def __init__(self, weights="imagenet", batch_size=32, *, resize="legacy"):
+        super().__init__(weights, batch_size, resize=resize)
 
     def _build(self):
+        from .fid_weights import file_sha256
         from .inception import build_inception
 
-        return build_inception(self.weights)
+        model = build_inception(self.weights)
+        if self.weights not in (None, "imagenet"):
+            self.weights_sha256 = file_sha256(self.weights)
+        return model
 
     @property
     def weights_name(self):
         if self.weights is None:
             return "random initialisation (mechanics only)"
-        return "Keras ImageNet" if self.weights == "imagenet" else str(self.weights)
+        return "Keras ImageNet" if self.weights == "imagenet" else Path(self.weights).name
 
 
 def feature_network(network="fid-inception", weights=None, resize="legacy", batch_size=32):
@@ -218,7 +222,7 @@ def feature_network(network="fid-inception", weights=None, resize="legacy", batc
     keeps it, or Keras' ImageNet download.
     """
     if network == "fid-inception":
-        return FIDInceptionFeatures(weights, resize, batch_size)
+        return FIDInceptionFeatures(weights, batch_size, resize=resize)
     if network == "keras-inception-v3":
-        return InceptionFeatures("imagenet" if weights is None else weights, resize, batch_size)
+        return InceptionFeatures("imagenet" if weights is None else weights, batch_size, resize=resize)
     raise ValueError(f"--fid-network must be one of {', '.join(NETWORKS)}, got {network!r}")

@@ -16,8 +16,8 @@ convolution and pool here has stride 1 and an odd kernel with padding (k - 1) / 
 exactly Keras' ``"same"``; the strided ones are unpadded (``"valid"``), so no explicit
 padding layer is needed to compute what the reference computes.
 
-Input: ``[N, 299, 299, 3]`` in [-1, 1] (the graph's own scaling of 8-bit images, which
-pytorch-fid reproduces with ``2 x - 1`` on [0, 1]); output: ``[N, 2048]``.
+Input: ``[N, 299, 299, 3]`` in [-1, 1] (the graph scales 8-bit levels v by (v - 128) / 128;
+pytorch-fid feeds v / 127.5 - 1; :mod:`.features` applies each protocol's); output: ``[N, 2048]``.
 """
 
 import keras

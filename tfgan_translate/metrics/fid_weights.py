@@ -12,6 +12,7 @@ naming rule), which tells whether a score is comparable with published ones.
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from ..convert import CheckpointError, ConversionError, assign_state_dict, load_state_dict
@@ -21,8 +22,12 @@ from .inception import InceptionWeightsError
 PUBLISHED_FILE = "pt_inception-2015-12-05-6726825d.pth"
 PUBLISHED_SHA256_PREFIX = "6726825d"
 PUBLISHED_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{PUBLISHED_FILE}"
-#: Keys of the published file that FID does not use (the classifier on top of pool_3).
+#: Keys of the published file that FID does not use (the classifier on top of pool_3), and its
+#: shape: 1008 classes, which tells the FID file from torchvision's 1000-class ImageNet weights.
 CLASSIFIER_KEYS = ("fc.weight", "fc.bias")
+CLASSIFIER_SHAPE = (1008, 2048)
+#: Part of the cache file's name: a change to the conversion makes old cached files unused.
+CACHE_VERSION = 1
 HOW_TO_GET = (
     f"On a machine with internet, download {PUBLISHED_URL} (91 MB) and pass it with --fid-weights FILE "
     f"(FIDInceptionFeatures(weights=FILE) in Python). pytorch-fid users have it already in "
@@ -50,8 +55,10 @@ def cache_dir():
 
 
 def default_weights_file():
-    """The published file where pytorch-fid's download put it (``$TORCH_HOME/hub/checkpoints``), or ``None``."""
-    torch_home = Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch")
+    """The published file where pytorch-fid's download put it (torch.hub's ``checkpoints`` folder under
+    ``$TORCH_HOME``, else ``$XDG_CACHE_HOME/torch``, else ``~/.cache/torch``), or ``None``."""
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    torch_home = Path(os.environ.get("TORCH_HOME") or Path(xdg) / "torch")
     path = torch_home / "hub" / "checkpoints" / PUBLISHED_FILE
     return path if path.is_file() else None
 
@@ -67,6 +74,11 @@ def _check_layout(state, path):
         raise FIDWeightsError(
             f"--fid-weights {path}: this is torchvision's ImageNet Inception-v3 (it has AuxLogits), not the FID "
             f"Inception network, whose features published FIDs use. {HOW_TO_GET}")
+    fc = state.get("fc.weight")
+    if fc is not None and tuple(fc.shape) != CLASSIFIER_SHAPE:
+        raise FIDWeightsError(
+            f"--fid-weights {path}: its classifier has {fc.shape[0]} classes, the FID Inception network's has 1008: "
+            f"this is another Inception-v3 (torchvision's ImageNet weights?), whose features are not FID's. {HOW_TO_GET}")
     if "Conv2d_1a_3x3.conv.weight" not in state:
         first = next(iter(state), None)
         raise FIDWeightsError(
@@ -82,7 +94,7 @@ def convert_fid_weights(path, model=None):
     :class:`FIDWeightsError` naming the first missing, extra or misshapen key.
     """
     try:
-        state = load_state_dict(path)  # torch.load when torch is installed, else our reader
+        state = load_state_dict(path, use_torch=False)  # our reader, both file formats, with or without torch
     except CheckpointError as error:
         raise FIDWeightsError(f"--fid-weights: {error}. {HOW_TO_GET}") from None
     _check_layout(state, path)
@@ -96,7 +108,26 @@ def convert_fid_weights(path, model=None):
 
 
 def _cache_file(sha256):
-    return cache_dir() / f"fid_inception-{sha256[:16]}.weights.h5"
+    return cache_dir() / f"fid_inception-v{CACHE_VERSION}-{sha256[:16]}.weights.h5"
+
+
+def _write_cache(model, cached, log):
+    """Save ``model``'s weights as ``cached`` through a unique temporary file renamed over it (a
+    reader never sees half a file; concurrent writers do not collide); failures only cost speed."""
+    partial = None
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.stem}.", suffix=".weights.h5")
+        os.close(handle)
+        model.save_weights(partial, overwrite=True)
+        os.replace(partial, cached)
+        partial = None
+    except Exception as error:  # noqa: BLE001 (OSError, h5py's RuntimeError/ValueError: all only cost speed)
+        log(f"the converted FID weights could not be cached in {cached.parent} ({error}); set TFGAN_TRANSLATE_CACHE "
+            "to a writable folder to skip the conversion next time")
+    finally:
+        if partial is not None and os.path.exists(partial):
+            os.remove(partial)
 
 
 def load_fid_weights(path, log=print):
@@ -123,12 +154,5 @@ def load_fid_weights(path, log=print):
         except Exception as error:  # noqa: BLE001 (h5py/Keras raise many kinds for a damaged file)
             log(f"the cached FID weights {cached} could not be read ({type(error).__name__}); converting again")
     convert_fid_weights(path, model)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f".{cached.name}.{os.getpid()}.partial.weights.h5")
-        model.save_weights(str(partial))
-        os.replace(partial, cached)  # a reader never sees half a file
-    except OSError as error:
-        log(f"the converted FID weights could not be cached in {cached.parent} ({error.strerror or error}); "
-            "set TFGAN_TRANSLATE_CACHE to a writable folder to skip the conversion next time")
+    _write_cache(model, cached, log)
     return model, sha256

@@ -65,3 +65,8 @@ def build_inception(weights="imagenet"):
             f"expected {WEIGHTS_FILE}. {HOW_TO_GET_WEIGHTS}"
         ) from None
     return model
+
+
+# Where these lived before the FID Inception network joined: kept importable from here.
+from .features import InceptionFeatures, preprocess  # noqa: E402,F401
+from .fid_inception import FEATURE_DIM  # noqa: E402,F401

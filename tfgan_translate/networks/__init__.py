@@ -10,6 +10,7 @@ from .discriminators import (
     patchgan_output_size,
     patchgan_receptive_field,
 )
+from .cut import build_feature_encoder, build_patch_head, resnet_reference_sequence, xavier_normal_init
 from .generators import build_resnet_generator, build_unet_generator
 from .blocks import NORMS
 from .discogan import build_dcgan_discriminator, build_encoder_decoder_generator
@@ -20,6 +21,7 @@ from .pix2pixhd import (
 )
 
 __all__ = [
+    "build_feature_encoder", "build_patch_head", "resnet_reference_sequence", "xavier_normal_init",
     "NORMS",
     "build_dcgan_discriminator",
     "build_encoder_decoder_generator",

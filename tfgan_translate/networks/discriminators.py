@@ -8,9 +8,11 @@ concatenated along channels, i.e. ``input_shape=(H, W, 6)``.
 
 import keras
 
+from ..layers import BlurPool2D
 from .blocks import check_input_shape, check_norm, conv, conv_uses_bias, leaky_relu, normalization
 
 PATCH_KERNEL = 4
+DOWNSAMPLING_MODES = ("strided", "antialiased")
 
 
 def _patchgan_strides(n_layers):
@@ -45,7 +47,7 @@ def patchgan_output_size(size, n_layers=3, padding=1):
 
 def build_patchgan_discriminator(
     input_shape, ndf=64, n_layers=3, norm="batch", return_features=False, name="patchgan_discriminator",
-    padding=1,
+    padding=1, downsampling="strided",
 ):
     """The reference ``NLayerDiscriminator``: a map of real/fake logits, one per patch.
 
@@ -62,6 +64,9 @@ def build_patchgan_discriminator(
             ``[feature_1, ..., feature_{n_layers+1}, logits]``), for feature matching.
         padding: zero padding of every 4x4 convolution: 1 in pix2pix/CycleGAN, 2 in
             pix2pixHD (``ceil((4 - 1) / 2)``), which makes each map a little larger.
+        downsampling: ``"strided"`` (reference) or ``"antialiased"`` (CUT's default: each
+            stride-2 conv becomes a stride-1 conv followed, after its norm and LeakyReLU, by a
+            fixed blur-pool of stride 2). Same parameters and, for padding 1, the same map size.
 
     Example:
         >>> d = build_patchgan_discriminator((256, 256, 6), ndf=8)
@@ -72,6 +77,9 @@ def build_patchgan_discriminator(
     check_norm(norm)
     if n_layers < 1:
         raise ValueError(f"n_layers must be >= 1 (use build_pixel_discriminator for 1x1 patches); got {n_layers}")
+    if downsampling not in DOWNSAMPLING_MODES:
+        raise ValueError(f"downsampling must be one of {DOWNSAMPLING_MODES}; got {downsampling!r}")
+    blur = downsampling == "antialiased"
     for dim in input_shape[:2]:
         if dim is not None and patchgan_output_size(dim, n_layers, padding) < 1:
             smallest = next(s for s in range(1, 4096) if patchgan_output_size(s, n_layers, padding) >= 1)
@@ -83,15 +91,19 @@ def build_patchgan_discriminator(
 
     inputs = keras.Input(shape=input_shape, name="image")
     features = []
-    x = conv(inputs, ndf, PATCH_KERNEL, strides=2, padding=padding, name="conv1")
+    x = conv(inputs, ndf, PATCH_KERNEL, strides=1 if blur else 2, padding=padding, name="conv1")
     x = leaky_relu(x, "lrelu1")
+    if blur:
+        x = BlurPool2D(name="blur1")(x)
     features.append(x)
     for n in range(1, n_layers + 1):
         stride = 2 if n < n_layers else 1
-        x = conv(x, ndf * min(2**n, 8), PATCH_KERNEL, strides=stride, padding=padding, use_bias=use_bias,
-                 name=f"conv{n + 1}")
+        x = conv(x, ndf * min(2**n, 8), PATCH_KERNEL, strides=1 if blur else stride, padding=padding,
+                 use_bias=use_bias, name=f"conv{n + 1}")
         x = normalization(x, norm, f"norm{n + 1}")
         x = leaky_relu(x, f"lrelu{n + 1}")
+        if blur and stride == 2:
+            x = BlurPool2D(name=f"blur{n + 1}")(x)
         features.append(x)
     logits = conv(x, 1, PATCH_KERNEL, strides=1, padding=padding, name="logits")
     logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(logits)

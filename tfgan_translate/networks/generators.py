@@ -8,7 +8,7 @@ converted reference checkpoint computes the same outputs.
 
 import keras
 
-from ..layers import ReflectionPadding2D
+from ..layers import BlurPool2D, BlurUpsample2D, ReflectionPadding2D
 from .blocks import (
     check_input_shape,
     check_norm,
@@ -20,7 +20,8 @@ from .blocks import (
     relu,
 )
 
-UPSAMPLING_MODES = ("transpose", "resize_conv")
+UPSAMPLING_MODES = ("transpose", "resize_conv", "antialiased")
+DOWNSAMPLING_MODES = ("strided", "antialiased")
 
 
 def _output_activation(x, name="tanh"):
@@ -118,11 +119,15 @@ def _resnet_block(x, channels, norm, use_bias, use_dropout, index):
 
 
 def _upsample(x, channels, upsampling, use_bias, name):
-    """Double the size: the reference's ConvTranspose3 s2 (padding 1, output_padding 1), or
-    nearest-neighbour resize + reflection-padded conv3, which avoids checkerboard artifacts
-    (Odena et al., 2016) with the same number of parameters."""
+    """Double the size: the reference's ConvTranspose3 s2 (padding 1, output_padding 1);
+    CUT's fixed blur upsampling + zero-padded conv3 (``antialiased``); or nearest-neighbour
+    resize + reflection-padded conv3, which avoids checkerboard artifacts (Odena et al., 2016).
+    All three have the same number of parameters."""
     if upsampling == "transpose":
         return conv_transpose(x, channels, 3, strides=2, padding=1, output_padding=1, use_bias=use_bias, name=name)
+    if upsampling == "antialiased":
+        x = BlurUpsample2D(name=f"{name}_blur")(x)
+        return conv(x, channels, 3, padding=1, use_bias=use_bias, name=name)
     x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
     x = ReflectionPadding2D(1, name=f"{name}_reflect")(x)
     return conv(x, channels, 3, use_bias=use_bias, name=name)
@@ -137,6 +142,7 @@ def build_resnet_generator(
     upsampling="transpose",
     use_dropout=False,
     name="resnet_generator",
+    downsampling="strided",
 ):
     """The CycleGAN ResNet generator (Johnson et al., 2016; Zhu et al., 2017).
 
@@ -150,8 +156,11 @@ def build_resnet_generator(
         ngf: filters of the first layer.
         n_blocks: residual blocks at 1/4 resolution.
         norm: ``"instance"`` (reference), ``"batch"`` or ``"none"``.
-        upsampling: ``"transpose"`` (reference) or ``"resize_conv"`` (checkerboard-free).
+        upsampling: ``"transpose"`` (reference), ``"resize_conv"`` (checkerboard-free) or
+            ``"antialiased"`` (CUT's default: fixed blur upsampling, then a conv3).
         use_dropout: dropout 0.5 inside each residual block (off in CycleGAN).
+        downsampling: ``"strided"`` (reference: conv3 stride 2) or ``"antialiased"`` (CUT's
+            default: conv3 stride 1, norm, ReLU, then a fixed blur-pool of stride 2).
 
     Example:
         >>> g = build_resnet_generator((32, 48, 3), ngf=8, n_blocks=2)
@@ -162,6 +171,8 @@ def build_resnet_generator(
     check_norm(norm)
     if upsampling not in UPSAMPLING_MODES:
         raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}; got {upsampling!r}")
+    if downsampling not in DOWNSAMPLING_MODES:
+        raise ValueError(f"downsampling must be one of {DOWNSAMPLING_MODES}; got {downsampling!r}")
     for dim, label in zip(input_shape[:2], ("height", "width")):
         if dim is not None and (dim % 4 or dim < 8):
             raise ValueError(
@@ -176,10 +187,13 @@ def build_resnet_generator(
     x = conv(x, ngf, 7, use_bias=use_bias, name="in_conv")
     x = normalization(x, norm, "in_norm")
     x = relu(x, "in_relu")
+    stride = 2 if downsampling == "strided" else 1
     for i in (1, 2):
-        x = conv(x, ngf * 2**i, 3, strides=2, padding=1, use_bias=use_bias, name=f"down{i}_conv")
+        x = conv(x, ngf * 2**i, 3, strides=stride, padding=1, use_bias=use_bias, name=f"down{i}_conv")
         x = normalization(x, norm, f"down{i}_norm")
         x = relu(x, f"down{i}_relu")
+        if downsampling == "antialiased":
+            x = BlurPool2D(name=f"down{i}_blur")(x)
     for i in range(1, n_blocks + 1):
         x = _resnet_block(x, ngf * 4, norm, use_bias, use_dropout, i)
     for i in (1, 2):

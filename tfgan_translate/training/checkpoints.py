@@ -45,6 +45,16 @@ def checkpoint_paths(directory):
     return list(reversed(list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]))
 
 
+def try_restore(checkpoint, path, partial=False):
+    """Restore ``checkpoint`` from ``path``; ``None`` when it loaded, else the first line of why not."""
+    try:
+        status = checkpoint.restore(path)
+        (status.expect_partial() if partial else status).assert_existing_objects_matched()
+    except Exception as error:  # noqa: BLE001 (TF raises OpError, IndexError, ValueError... for damaged files)
+        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return None
+
+
 def restore_newest(checkpoint, directory, partial=False, log=print):
     """Restore ``checkpoint`` (a ``tf.train.Checkpoint``) from the newest loadable checkpoint in
     ``directory``: the one path that training, translation, export and evaluation share.
@@ -56,12 +66,9 @@ def restore_newest(checkpoint, directory, partial=False, log=print):
     """
     failures = []
     for path in checkpoint_paths(directory):
-        try:
-            status = checkpoint.restore(path)
-            (status.expect_partial() if partial else status).assert_existing_objects_matched()
-        except Exception as error:  # noqa: BLE001 (TF raises OpError, IndexError, ValueError... for damaged files)
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            log(f"checkpoint {path} could not be loaded ({message}); trying an older one")
+        problem = try_restore(checkpoint, path, partial)
+        if problem:
+            log(f"checkpoint {path} could not be loaded ({problem}); trying an older one")
             failures.append(path)
             continue
         if failures:

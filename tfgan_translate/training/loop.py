@@ -189,7 +189,7 @@ def fit(
             writes the run's files (see ``_run_roles``) and holds the run folder's lock.
         run_data: what the run trains on (the CLI's ``{"dataset", "direction", ...}``), kept in
             ``config.json``; written under the lock, with the config.
-        keep_checkpoints: how many of the newest checkpoints the run folder keeps (``None``: all),
+        keep_checkpoints: how many of the newest checkpoints the run folder keeps (``None`` or 0: all),
             e.g. to score each with ``evaluate --all-checkpoints``.
 
     Returns:
@@ -203,7 +203,7 @@ def fit(
     chief, run_dir, scratch, log = _run_roles(strategy, run_dir, trainer, run_data)
     with strategy.scope():
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir, max_to_keep=keep_checkpoints,
+    checkpoint = RunCheckpoint({**trainer.checkpoint_items(), "step": step_var}, run_dir, max_to_keep=keep_checkpoints or None,
                                scratch_dir=scratch)
     resumed_from = checkpoint.restore_latest()
     step = int(step_var.numpy())
