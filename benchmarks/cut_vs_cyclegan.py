@@ -8,9 +8,9 @@ the step time, and the run then uses half its expected steps at the full rate an
 decaying linearly, as the presets do over their epochs.
 
 Reported per model: steps done, median step time, images/s, the known-mapping PSNR of G(a)
-and its gain over the identity guess (the input itself), and peak resident memory (the
-process's, TensorFlow's runtime included, and the growth over the process after building the
-models).
+and its gain over the identity guess (the input itself), and the process's peak resident
+memory (TensorFlow's runtime and the warm-up trainer included: at 32 px it is mostly the
+runtime, so the memory comparison that means something is the one at 256 px below).
 
 At 32 px the generator is tiny and a step is dominated by per-operation overhead and, for
 CUT, by its fixed-size PatchNCE head (256 patches x 5 layers through two 256-unit layers,
@@ -75,7 +75,6 @@ def worker(name, budget):
 
     trainer = family.trainer(config, steps_per_epoch=steps_per_epoch)
     step = distribute.step_function(trainer.train_step)
-    rss_built = peak_rss_mb()
     [float(v) for v in step(next(batches))[0].values()]  # trace (not counted in the budget)
     times, steps, deadline = [], 1, time.perf_counter() + budget
     while time.perf_counter() < deadline and steps < (config.n_epochs + config.n_epochs_decay) * steps_per_epoch:
@@ -91,7 +90,6 @@ def worker(name, budget):
         "step_ms": round(1000 * step_s, 2), "images_per_s": round(config.batch_size / step_s, 1),
         "psnr_db": quality["psnr_db"], "identity_psnr_db": quality["identity_psnr_db"],
         "psnr_gain_db": quality["psnr_gain_db"], "peak_rss_mb": round(peak_rss_mb()),
-        "training_rss_growth_mb": round(peak_rss_mb() - rss_built),
         "losses": {k: round(float(v), 4) for k, v in losses.items()},
     }
 
@@ -150,8 +148,8 @@ def main(argv=None):
         results.append(run_worker("--worker", name, "--budget", args.budget))
         r = results[-1]
         print(f"{name:9s} {r['steps']:6d} steps  {r['step_ms']:8.1f} ms/step  {r['images_per_s']:6.1f} img/s  "
-              f"PSNR {r['psnr_db']:.2f} dB (+{r['psnr_gain_db']:.2f} over identity)  peak RSS {r['peak_rss_mb']} MB "
-              f"(+{r['training_rss_growth_mb']} MB training)", flush=True)
+              f"PSNR {r['psnr_db']:.2f} dB ({r['psnr_gain_db']:+.2f} over identity)  peak RSS {r['peak_rss_mb']} MB",
+              flush=True)
     reference = []
     for name in models if args.reference_size else ():
         reference.append(run_worker("--reference-worker", name, "--reference-size", args.reference_size,

@@ -33,23 +33,18 @@ def test_train_step_benchmark_reports_every_figure_without_retracing():
 
 
 @pytest.mark.slow
-def test_cut_benchmark_reports_steps_quality_memory_and_ratios():
-    """Two models for 1 s each at the demo size, and one 32 px reference step each: every figure
-    is there and the ratios are those of the reported times."""
+def test_cut_benchmark_reports_steps_quality_and_memory():
+    """The script's plumbing (its figures come from running it): one model for 1 s at the demo size
+    and one 32 px reference step, each in its own process, every figure present and plausible."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "cut_vs_cyclegan.py"), "--budget", "1", "--models",
-         "cyclegan,fastcut", "--reference-size", "32", "--reference-steps", "1"],
+        [sys.executable, str(REPO / "benchmarks" / "cut_vs_cyclegan.py"), "--budget", "1", "--models", "fastcut",
+         "--reference-size", "32", "--reference-steps", "1"],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    rows = {row["model"]: row for row in result["results"]}
-    assert set(rows) == {"cyclegan", "fastcut"}
-    for row in rows.values():
-        assert row["steps"] > 1 and row["step_ms"] > 0 and row["peak_rss_mb"] > 0
-        assert row["psnr_gain_db"] == pytest.approx(row["psnr_db"] - row["identity_psnr_db"], abs=0.02)
-    reference = {row["model"]: row for row in result["reference"]}
-    assert result["reference_fastcut_over_cyclegan_step"] == pytest.approx(
-        reference["fastcut"]["step_s"] / reference["cyclegan"]["step_s"], rel=0.02)
-    assert result["demo_fastcut_over_cyclegan_step"] == pytest.approx(
-        rows["fastcut"]["step_ms"] / rows["cyclegan"]["step_ms"], rel=0.02)
+    (row,) = result["results"]
+    assert row["model"] == "fastcut" and row["steps"] > 1 and row["step_ms"] > 0 and row["peak_rss_mb"] > 100
+    assert row["identity_psnr_db"] > 10 and set(row["losses"]) == {"g_gan", "d", "nce"}
+    (reference,) = result["reference"]
+    assert reference["size"] == 32 and reference["first_step_s"] > reference["step_s"] > 0

@@ -76,6 +76,71 @@ def test_query_and_key_are_gathered_at_the_same_locations(monkeypatch):
     np.testing.assert_allclose(flat[1][rows], query[1].numpy(), atol=1e-6)  # the same locations in each image
 
 
+def _pass_through_trainer(monkeypatch, **changes):
+    """A trainer whose encoder is the identity and whose head only normalises, recording what
+    PatchNCE is given."""
+    config = cut.Config(image_size=8, ngf=4, ndf=4, n_blocks=1, num_patches=6, head_units=4, nce_layers="0", **changes)
+    trainer = cut.Trainer(config, steps_per_epoch=1)
+    trainer.encoder = lambda images, training: [images]
+    trainer.patch_head = lambda inputs, training: [tf.math.l2_normalize(x, -1) for x in inputs]
+    seen = []
+    monkeypatch.setattr(losses, "patch_nce_loss", lambda q, k, t: seen.append((q, k)) or tf.zeros([tf.shape(q)[0]]))
+    return trainer, seen
+
+
+def test_flip_equivariance_flips_the_queries_back_and_not_the_keys(monkeypatch):
+    """G(flip(x)) flipped back must line up with x: with an identity encoder and the target the
+    flipped source, queries equal keys only if just the queries are flipped back."""
+    trainer, seen = _pass_through_trainer(monkeypatch, flip_equivariance=True, nce_idt=False)
+    source = tf.random.uniform([2, 8, 8, 3], -1, 1, seed=3)
+    trainer.nce_losses([source], [tf.reverse(source, [2])], tf.constant(True))
+    np.testing.assert_allclose(seen[0][0].numpy(), seen[0][1].numpy(), atol=1e-6)
+    seen.clear()
+    trainer.nce_losses([source], [tf.reverse(source, [2])], tf.constant(False))  # not flipped: no match
+    assert np.abs(seen[0][0].numpy() - seen[0][1].numpy()).max() > 0.1
+
+
+def test_each_pair_takes_its_keys_from_its_own_source_when_g_s_features_are_reused(monkeypatch):
+    """CUT's default path: two pairs (x and y), the sources' features handed over from G's pass."""
+    trainer, seen = _pass_through_trainer(monkeypatch)
+    x, y = tf.random.uniform([2, 8, 8, 3], -1, 1, seed=4), tf.random.uniform([2, 8, 8, 3], -1, 1, seed=5)
+    trainer.nce_losses([x, y], [x, y], tf.constant(False), source_features=[tf.concat([x, y], 0)])
+    assert len(seen) == 2
+    for query, key in seen:
+        np.testing.assert_allclose(query.numpy(), key.numpy(), atol=1e-6)
+    seen.clear()
+    trainer.nce_losses([x, y], [y, x], tf.constant(False), source_features=[tf.concat([x, y], 0)])
+    assert all(np.abs(q.numpy() - k.numpy()).max() > 0.1 for q, k in seen)
+
+
+def test_the_head_normalises_in_float32_under_mixed_float16():
+    """The reference's tiny init makes the head's outputs about 1e-5: in float16 their squares
+    underflow and the normalisation breaks; the head stays float32 and its vectors unit-length."""
+    import keras
+
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        head = cut.build_models(cut.Config(image_size=32, ngf=4, ndf=4, n_blocks=1, nce_layers="0,4"))["patch_head"]
+        outputs = head([tf.random.normal([5, 3]), tf.random.normal([5, 8])])
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    for vectors in outputs:
+        assert vectors.dtype == tf.float32
+        np.testing.assert_allclose(tf.norm(vectors, axis=-1).numpy(), 1.0, atol=1e-3)
+
+
+def test_batch_norm_runs_the_encoder_per_tensor(monkeypatch):
+    """Batch statistics depend on the batch: with batch norm the encoder sees each tensor alone,
+    as the reference's separate calls do, and G's features are not reused."""
+    trainer, seen = _pass_through_trainer(monkeypatch, norm="batch")
+    calls = []
+    trainer.encoder = lambda images, training: calls.append(int(images.shape[0])) or [images]
+    x = tf.random.uniform([2, 8, 8, 3], -1, 1, seed=6)
+    trainer.nce_losses([x, x], [x, x], tf.constant(False), source_features=[tf.concat([x, x], 0)])
+    assert calls == [2, 2, 2, 2]
+
+
 # --- the anti-aliased networks ------------------------------------------------------------------
 
 def test_blur_layers_compute_cuts_downsample_and_upsample():

@@ -343,11 +343,11 @@ class BlurPool2D(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        self._filter = tf.constant(np.tile(_binomial_filter(3)[:, :, None, None], (1, 1, channels, 1)))
+        self._filter = np.tile(_binomial_filter(3)[:, :, None, None], (1, 1, channels, 1))  # a tensor per call
 
     def call(self, inputs):
         x = ops.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
-        return tf.nn.depthwise_conv2d(x, tf.cast(self._filter, x.dtype), strides=(1, 2, 2, 1), padding="VALID")
+        return tf.nn.depthwise_conv2d(x, tf.constant(self._filter, x.dtype), strides=(1, 2, 2, 1), padding="VALID")
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from ..layers import InstanceNormalization
-from .architectures import CONVERTIBLE_NORMS, Settings, get_architecture
+from .architectures import ARCHITECTURES, CONVERTIBLE_NORMS, Settings, get_architecture
 from .checkpoint import load_state_dict
 from .errors import ConversionError
 
@@ -192,8 +192,11 @@ def _check_fixed_buffers(state, buffers, where, arch):
     not what ``arch`` says; a CUT checkpoint named as CycleGAN's (or back) is told so."""
     blur_keys = [key for key in state if key.endswith(".filt")]
     if blur_keys and not buffers:
+        instead = (f"convert it with --arch cut_{arch}" if f"cut_{arch}" in ARCHITECTURES else
+                   f"the anti-aliased CUT architectures are {', '.join(a for a in ARCHITECTURES if a.startswith('cut_'))}")
         raise ConversionError(f"{where}: the checkpoint has CUT's anti-aliasing filters ({blur_keys[0]!r}): it is a "
-                              f"CUT network; convert it with --arch cut_{arch}")
+                              f"CUT network; {instead} (networks with only some layers anti-aliased, "
+                              "--no_antialias or --no_antialias_up alone, are not supported)")
     for key, expected in buffers.items():
         if key not in state:
             hint = f" (a CycleGAN checkpoint? use --arch {arch[4:]})" if not blur_keys else ""

@@ -21,6 +21,8 @@ The reference networks (its defaults): the ResNet generator with anti-aliased do
 upsampling (``BlurPool2D``/``BlurUpsample2D``; ``antialias=False`` and ``antialias_up=False``
 give CycleGAN's strided ones), the 70x70 PatchGAN with blur-pooling, instance norm, Xavier
 init with gain 0.02, no dropout, no image pool, Adam 2e-4 (0.5, 0.999), batch 1, 200 + 200 epochs.
+Under a distribution strategy each replica draws its own patch locations and flips (the data
+are split as usual), so a mirrored run is not step for step a single-device one.
 
 Example:
     >>> from tfgan_translate import cut
@@ -143,6 +145,9 @@ class Trainer(BaseTrainer):
         self.add_optimizer("generator_optimizer", self.adam(), self.generator_variables)
         self.add_optimizer("discriminator_optimizer", self.adam(), self.discriminator.trainable_variables)
         self.gan_generator_loss, self.gan_discriminator_loss = losses.gan_losses(c.gan_loss)
+        # Instance norm and no dropout compute each example alone, so passes can be batched and
+        # G's own features of its input reused as the keys; batch norm or dropout would change them.
+        self.per_example = c.norm != "batch" and not c.use_dropout
         self.patch_rng = tf.random.Generator.from_seed(c.seed * 2 + 1)
         self.flip_rng = tf.random.Generator.from_seed(c.seed * 2 + 2)
 
@@ -158,23 +163,29 @@ class Trainer(BaseTrainer):
             ids.append(order[:tf.minimum(self.config.num_patches, locations)])
         return ids
 
+    def _encode(self, images):
+        features = self.encoder(images, training=True)
+        return list(features) if isinstance(features, (list, tuple)) else [features]
+
     def nce_losses(self, sources, targets, flipped, source_features=None):
         """PatchNCE of each (source, target) pair, per example: ``[(B,), ...]``.
 
-        The encoder runs once on all targets (and on the sources unless their features are
-        given: G's forward pass on the sources has computed them already, and the keys are
-        constants); each pair draws its own locations, shared by its query (target, flipped
-        back under flip-equivariance) and key (source).
+        With instance norm and no dropout (the reference's settings) the encoder runs once on
+        all targets, and on the sources only unless their features are given (G's forward pass
+        on the sources computed them, and keys are constants): per-example layers make that
+        equal to the reference's separate calls. Each pair draws its own locations, shared by
+        its query (target, flipped back under flip-equivariance) and key (source).
         """
         c = self.config
         n = tf.shape(sources[0])[0]
         groups = len(sources)
-        if source_features is None:
-            features = self.encoder(tf.concat([*targets, *sources], 0), training=True)
-            features = features if isinstance(features, (list, tuple)) else [features]
+        if not self.per_example:  # batch norm or dropout: one encoder call per tensor, as the reference
+            per_tensor = [self._encode(t) for t in [*targets, *sources]]
+            features = [tf.concat(parts, 0) for parts in zip(*per_tensor)]
+        elif source_features is None:
+            features = self._encode(tf.concat([*targets, *sources], 0))
         else:
-            queries = self.encoder(tf.concat(targets, 0), training=True)
-            queries = queries if isinstance(queries, (list, tuple)) else [queries]
+            queries = self._encode(tf.concat(targets, 0))
             features = [tf.concat([q, tf.stop_gradient(k)], 0) for q, k in zip(queries, source_features)]
         if c.flip_equivariance:  # G(flip(x)) flipped back must match x patch for patch
             features = [tf.concat([tf.cond(flipped, lambda q=f[:groups * n]: _flip(q), lambda q=f[:groups * n]: q),
@@ -208,7 +219,7 @@ class Trainer(BaseTrainer):
             real = tf.cond(flipped, lambda: _flip(real), lambda: real)
         d_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as g_tape:
-            if c.flip_equivariance:  # the keys are features of the unflipped input: computed in nce_losses
+            if c.flip_equivariance or not self.per_example:  # keys: the unflipped input's, computed in nce_losses
                 fake, source_features = self.generator(real, training=True), None
             else:
                 fake, *source_features = self.generator_and_features(real, training=True)

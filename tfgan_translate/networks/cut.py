@@ -50,18 +50,19 @@ def build_feature_encoder(generator, layer_ids, n_blocks, downsampling="strided"
 
 
 def build_patch_head(channels, units=256, name="patch_head"):
-    """One MLP per feature layer: ``[N, C_l]`` -> ``[N, units]``, L2-normalised (float32 out).
+    """One MLP per feature layer: ``[N, C_l]`` -> ``[N, units]``, L2-normalised.
 
-    Layer names follow the reference's keys (``mlp_0.0`` and ``mlp_0.2`` for layer 0).
+    Computed in float32 whatever the precision policy: with the reference's init (Xavier, gain
+    0.02) its outputs start near 1e-5, whose squares underflow float16, which would break the
+    normalisation. Layer names follow the reference's keys (``mlp_0.0`` and ``mlp_0.2``).
     """
     inputs, outputs = [], []
     for index, width in enumerate(channels):
         x = keras.Input((int(width),), name=f"features_{index}")
         inputs.append(x)
-        y = keras.layers.Dense(units, activation="relu", name=f"mlp_{index}.0")(x)
-        y = keras.layers.Dense(units, name=f"mlp_{index}.2")(y)
-        y = keras.layers.Activation("linear", dtype="float32", name=f"mlp_{index}_float32")(y)
-        outputs.append(L2Normalize(name=f"mlp_{index}_l2")(y))
+        y = keras.layers.Dense(units, activation="relu", name=f"mlp_{index}.0", dtype="float32")(x)
+        y = keras.layers.Dense(units, name=f"mlp_{index}.2", dtype="float32")(y)
+        outputs.append(L2Normalize(name=f"mlp_{index}_l2", dtype="float32")(y))
     return keras.Model(inputs, outputs, name=name)
 
 
