@@ -229,7 +229,8 @@ def test_presets_are_the_references():
     (dict(nce_layers="0,4,x"), "comma-separated module indices"),
     (dict(nce_layers="0,40", n_blocks=1), "layer 40 is not one of the generator's modules"),
     (dict(generator="unet"), "generator must be resnet"),
-    (dict(output_channels=1), "nce_idt needs the same number of channels"),
+    (dict(output_channels=1), "same number of channels in both domains"),
+    (dict(output_channels=1, nce_idt=False), "passes G\\(x\\) back through G's own encoder"),
 ])
 def test_bad_settings_are_named(changes, message):
     with pytest.raises(ValueError, match=message):

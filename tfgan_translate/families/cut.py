@@ -72,9 +72,10 @@ class Config(TranslationConfig):
         if self.generator != "resnet":
             raise ValueError(f"generator must be resnet for {type(self).__module__.rsplit('.', 1)[1]}: its "
                              "nce_layers index the ResNet generator's modules")
-        if self.nce_idt and self.input_channels != self.output_channels:
-            raise ValueError("nce_idt needs the same number of channels in both domains (G translates y too); "
-                             f"got {self.input_channels} and {self.output_channels}: set nce_idt=False")
+        if self.input_channels != self.output_channels:
+            raise ValueError("CUT needs the same number of channels in both domains: PatchNCE passes G(x) back "
+                             "through G's own encoder (and the identity term translates y); got "
+                             f"{self.input_channels} and {self.output_channels}")
         sequence = networks.resnet_reference_sequence(self.n_blocks, *self.sampling)
         for index in self.nce_layer_ids:
             if index >= len(sequence):
