@@ -323,8 +323,9 @@ class LeakyReLU(keras.layers.LeakyReLU):
         return leaky_relu(inputs)
 
 
-def _binomial_filter(taps):
-    """The outer product of a binomial row ([1, 2, 1] for 3 taps), normalised to sum 1."""
+def binomial_filter(taps):
+    """The outer product of a binomial row ([1, 2, 1] for 3 taps), normalised to sum 1: the fixed
+    blur of the anti-aliased layers (and of CUT's checkpoints' ``filt`` buffers)."""
     row = np.array([math.comb(taps - 1, k) for k in range(taps)], np.float64)
     square = np.outer(row, row)
     return (square / square.sum()).astype(np.float32)
@@ -343,7 +344,7 @@ class BlurPool2D(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        self._filter = np.tile(_binomial_filter(3)[:, :, None, None], (1, 1, channels, 1))  # a tensor per call
+        self._filter = np.tile(binomial_filter(3)[:, :, None, None], (1, 1, channels, 1))  # a tensor per call
 
     def call(self, inputs):
         x = ops.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")

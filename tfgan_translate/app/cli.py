@@ -15,9 +15,6 @@ from . import DEFAULT_DEMOS
 from .fid_flags import add_fid_flags, fid_arguments, gives_fid_weights
 
 
-DEFAULT_KEEP_CHECKPOINTS = 3
-
-
 class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit status 2."""
 
@@ -153,6 +150,7 @@ def _run_train(args):
     from .. import training
     from ..training import config as config_io
     from ..training import distribute
+    from ..training.checkpoints import DEFAULT_KEEP_CHECKPOINTS
     from . import outputs, runs
     from .train_config import check_data_record, data_record, resolve_direction, resolve_train_config
 

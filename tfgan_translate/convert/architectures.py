@@ -18,13 +18,13 @@ Indices count every module of a ``Sequential``, parameter-free ones (padding, Re
 instance norm, dropout) included, which is why they skip numbers.
 """
 
-import math
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import networks
+from ..layers import binomial_filter
 from .errors import ConversionError
 
 GENERATOR, DISCRIMINATOR = "generator", "discriminator"
@@ -49,9 +49,7 @@ class Settings:
 
 def blur_filter(taps, channels, scale=1.0):
     """CUT's ``filt`` buffer: the binomial outer product normalised to 1 (times ``scale``), per channel."""
-    row = np.array([math.comb(taps - 1, k) for k in range(taps)], np.float64)
-    square = np.outer(row, row) / np.outer(row, row).sum() * scale
-    return np.tile(square[None, None].astype(np.float32), (channels, 1, 1, 1))
+    return np.tile((binomial_filter(taps) * np.float32(scale))[None, None], (channels, 1, 1, 1))
 
 
 class ResnetArch:

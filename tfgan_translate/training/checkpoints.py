@@ -14,6 +14,8 @@ import keras
 import tensorflow as tf
 
 CHECKPOINT_DIR = "checkpoints"
+#: How many of the newest checkpoints a run folder keeps unless told otherwise.
+DEFAULT_KEEP_CHECKPOINTS = 3
 
 
 class CheckpointWriteError(OSError):
@@ -101,7 +103,7 @@ class RunCheckpoint:
     in a save, only the chief's copy is kept.
     """
 
-    def __init__(self, items, run_dir, max_to_keep=3, scratch_dir=None, log=print):
+    def __init__(self, items, run_dir, max_to_keep=DEFAULT_KEEP_CHECKPOINTS, scratch_dir=None, log=print):
         self.checkpoint = tf.train.Checkpoint(**portable_items(items))
         self.scratch_dir = scratch_dir
         self.directory = Path(run_dir) / CHECKPOINT_DIR

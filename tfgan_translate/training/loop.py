@@ -16,7 +16,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from . import distribute
-from .checkpoints import RunCheckpoint
+from .checkpoints import DEFAULT_KEEP_CHECKPOINTS, RunCheckpoint
 from .run_folder import RunFolder
 from .run_lock import RunLock
 from .summaries import TensorBoardLog, image_grid, save_grid
@@ -163,7 +163,7 @@ def fit(
     evaluate_every=0,
     strategy=None,
     run_data=None,
-    keep_checkpoints=3,
+    keep_checkpoints=DEFAULT_KEEP_CHECKPOINTS,
 ):
     """Train ``trainer`` until ``total_steps`` (counting steps of earlier, resumed runs).
 
