@@ -119,20 +119,13 @@ def latest_grid(run_dir):
     return sorted((Path(run_dir) / "samples").glob("step_*.png"))[-1]
 
 
-def show_columns(columns, width=2.2):
-    """Images side by side: ``{column title: list of images in [-1, 1] or uint8}``, one row per example."""
-    rows = max(len(images) for images in columns.values())
-    figure, axes = plt.subplots(rows, len(columns), figsize=(width * len(columns), width * rows), squeeze=False)
-    for col, (title, images) in enumerate(columns.items()):
-        for row in range(rows):
-            axis = axes[row, col]
-            axis.axis("off")
-            if row < len(images):
-                image = np.asarray(images[row])
-                axis.imshow(data.to_uint8(image).numpy() if image.dtype != np.uint8 else image)
-            if row == 0:
-                axis.set_title(title, fontsize=9)
-    plt.tight_layout()
+def show_columns(columns, width=14):
+    """Images side by side as the package draws its grids (``tfgan_translate.grids``): ``{column title:
+    list of images in [-1, 1] or uint8}``, one row per example, tiles of at least 128 px."""
+    grid = grids.labelled_grid(columns)
+    plt.figure(figsize=(width, max(1.5, width * grid.shape[0] / grid.shape[1])))
+    plt.imshow(grid)
+    plt.axis("off")
     plt.show()
 
 
@@ -198,7 +191,7 @@ def common_setup(imports):
         code(INSTALL),
         code(GPU),
         code("from pathlib import Path\n\nimport matplotlib.pyplot as plt\nimport numpy as np\nfrom PIL import Image\n\n"
-             + imports + "\n\n\n" + HELPERS),
+             + imports + "\nfrom tfgan_translate import grids" + "\n\n\n" + HELPERS),
     ]
 
 

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
+from grid_checks import assert_grid_shape
 from tfgan_translate import cgan, cli, digit_quality, runs, training
 from tfgan_translate.data import digits
 
@@ -75,8 +75,8 @@ def test_sample_grid_has_one_row_per_class(tmp_path):
     # row k of every column is class k: equal to sampling class k with that column's noise
     noise = np.repeat(cgan.fixed_noise(cgan.GRID_COLUMNS, 8, trainer.config.seed + 1)[2:3], 10, 0)
     np.testing.assert_allclose(columns["z2"].numpy(), cgan.sample(trainer.generator, range(10), noise=noise).numpy())
-    path = training.save_grid(columns, tmp_path / "grid.png")
-    assert Image.open(path).size == (cgan.GRID_COLUMNS * 28, 10 * 28)
+    path = training.save_grid(columns, tmp_path / "grid.png", row_titles=[f"class {k}" for k in range(10)])
+    assert_grid_shape(path, cgan.GRID_COLUMNS, 10, tile=5 * 28, row_titles=True)  # 28 px enlarged 5x
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_cli_train_writes_grids_exports_and_refuses_translate(tmp_path, capsys):
     assert json.loads((run_dir / "config.json").read_text())["family"] == "cgan"
     grids = sorted(p.name for p in (run_dir / "samples").glob("*.png"))
     assert grids == ["step_0000002.png", "step_0000003.png"]
-    assert Image.open(run_dir / "samples" / grids[-1]).size == (cgan.GRID_COLUMNS * 28, 10 * 28)
+    assert_grid_shape(run_dir / "samples" / grids[-1], cgan.GRID_COLUMNS, 10, tile=5 * 28, row_titles=True)
 
     assert cli.main(["translate", "--run-dir", str(run_dir), "--input", str(run_dir / "samples"),
                      "--output", str(tmp_path / "out")]) == 2

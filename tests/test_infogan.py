@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
+from grid_checks import assert_grid_shape
 from tfgan_translate import cli, digit_quality, infogan, runs, training
 
 TINY = dict(hidden=32, q_hidden=16, ngf=4, ndf=4, batch_size=16, noise_dim=8)
@@ -132,8 +132,8 @@ def test_cli_writes_the_traversal_grid_and_refuses_translate(tmp_path, capsys):
     assert cli.main(["train", "infogan", "--dataset", "digits", "--run-dir", str(run_dir), "--batch-size", "16",
                      "--ngf", "4", "--ndf", "4", "--set", "hidden=16", "--set", "q_hidden=8",
                      "--steps", "2", "--no-progress"]) == 0
-    grid = Image.open(run_dir / "samples" / "step_0000002.png")
-    assert grid.size == (len(infogan.TRAVERSAL) * 28, 10 * 28)  # columns: c0 from -2 to 2; rows: categories
+    # columns: c0 from -2 to 2; rows: categories
+    assert_grid_shape(run_dir / "samples" / "step_0000002.png", len(infogan.TRAVERSAL), 10, tile=5 * 28, row_titles=True)
     assert cli.main(["translate", "--run-dir", str(run_dir), "--input", str(run_dir / "samples"),
                      "--output", str(tmp_path / "out")]) == 2
     assert "generate images from noise and codes" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tfgan_translate"
-LIBRARY = ("layers", "losses", "perceptual", "networks", "data", "training", "metrics", "convert", "native_output")
+LIBRARY = ("grids", "layers", "losses", "perceptual", "networks", "data", "training", "metrics", "convert", "native_output")
 LAYER = {**{name: 0 for name in LIBRARY}, "families": 1, "app": 2}
 
 

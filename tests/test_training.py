@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from grid_checks import assert_grid_shape
 from tfgan_translate import cyclegan, pix2pix, training
 from tfgan_translate.training.checkpoints import RunCheckpoint
 
@@ -126,10 +127,8 @@ def test_samples_and_logs_are_written(tmp_path):
     _, result = run("cyclegan", tmp_path, 2, a, b)
     grids = sorted((tmp_path / "samples").glob("*.png"))
     assert [g.name for g in grids] == ["step_0000002.png"]
-    from PIL import Image
-
-    grid = Image.open(grids[0])
-    assert grid.size == (6 * SIZE, 2 * SIZE)  # six columns (a, G(a), F(G(a)), b, F(b), G(F(b))), one row per example
+    # six columns (a, G(a), F(G(a)), b, F(b), G(F(b))), one row per example, SIZE px tiles enlarged to 128
+    assert_grid_shape(grids[0], 6, 2, tile=128)
     assert list((tmp_path / "logs").glob("events.*"))
 
 

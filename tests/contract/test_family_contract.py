@@ -15,8 +15,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from grid_checks import assert_grid_shape, assert_report_complete
 from tfgan_translate import cli, families, runs, training
 from tfgan_translate.families.base import Family, Trainer
+from tfgan_translate.training.summaries import SAMPLE_ROWS
 
 NAMES = families.names()
 STEPS = 2
@@ -141,8 +143,19 @@ def test_cli_train_resume_sample_and_use(tmp_path, capsys, name):
     assert loaded is family and tuple(generators) == family.generator_names
     trainer = family.trainer(config, steps_per_epoch=1)
     dataset_fn, _ = fresh_data(family, config)
-    columns = trainer.sample(next(iter(dataset_fn(0))))
+    batch = next(iter(dataset_fn(0)))
+    columns = trainer.sample(batch)
     assert tuple(columns) == family.columns(config)
+    # the grid is labelled as the family declares: a heading of its own for every column, tiles
+    # of at least 128 px, a row per example (at most SAMPLE_ROWS) or per declared row title
+    assert set(columns) <= set(family.column_titles), f"{name}: declare column_titles for {set(columns)}"
+    assert len(set(family.grid_titles(columns))) == len(columns)
+    row_titles = family.grid_rows(config)
+    examples = next(iter(columns.values())).shape[0]
+    rows = len(row_titles) if row_titles else min(examples, SAMPLE_ROWS)
+    height = next(iter(columns.values())).shape[1]
+    assert_grid_shape(grid, len(columns), rows, tile=height * math.ceil(128 / height), row_titles=bool(row_titles))
+    assert_report_complete(run_dir / "report.html")
 
     image = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (36, 44, 3), np.uint8)).save(image)

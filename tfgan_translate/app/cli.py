@@ -205,6 +205,10 @@ def _run_train(args):
     losses = ", ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
     print(f"step {result.step}: {losses}; {result.images_per_second:.1f} images/s; "
           f"{saved}; config {Path(run_dir) / config_io.CONFIG_FILE}")
+    if distribute.is_chief(strategy):
+        from .report import write_report
+
+        print(f"report: {write_report(run_dir)}")
     return 130 if result.interrupted else 0
 
 
@@ -233,8 +237,28 @@ def _add_translate(subparsers):
     parser.add_argument("--output", required=True, help="folder for the translated images (<name>.png each)")
     parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
                         help="CycleGAN runs: AtoB uses generator_ab, BtoA generator_ba (default: %(default)s)")
+    parser.add_argument("--html", action="store_true",
+                        help="also write OUTPUT/index.html: every input beside its translation (open it in a browser)")
+    parser.add_argument("--grid", metavar="FILE.png",
+                        help=f"also write a labelled input | translation grid of the first {GRID_EXAMPLES} images")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     return parser
+
+
+GRID_EXAMPLES = 16  # rows of translate --grid
+
+
+def _check_translate_pages(args):
+    """The pages ``translate`` writes besides the images, checked before any work."""
+    from . import outputs
+
+    page = Path(args.output) / "index.html"
+    if args.html and page.exists() and not args.overwrite:
+        raise UsageError(f"{page} already exists; nothing was translated. Pass --overwrite or choose another --output")
+    if args.grid:
+        if not args.grid.lower().endswith(".png"):
+            raise UsageError(f"--grid must name a .png file, got {args.grid!r}")
+        outputs.check_file(args.grid, "--grid", overwrite=args.overwrite, create=False)
 
 
 def _run_translate(args):
@@ -242,6 +266,7 @@ def _run_translate(args):
 
     inputs = inference.list_inputs(args.input)
     outputs.check_folder(args.output, "--output", create=False)
+    _check_translate_pages(args)
     if args.model:
         model = inference.load_generator_file(args.model)
         if len(model.inputs) != 1:
@@ -257,6 +282,14 @@ def _run_translate(args):
               f"and translated (see above); --input {args.input}", file=sys.stderr)
         return 1
     print(f"translated {len(written)} image(s) into {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
+    done = set(written)
+    pairs = [(src, dst) for src, dst in inference.output_paths(inputs, Path(args.output)) if dst in done]
+    if args.html:
+        from .report import write_translation_page
+
+        print(f"page: {write_translation_page(pairs, args.output, title=f'translations of {args.input}')}")
+    if args.grid:
+        print(f"grid: {inference.write_translation_grid(pairs[:GRID_EXAMPLES], args.grid)}")
     return 0
 
 
@@ -275,6 +308,57 @@ def _run_export(args):
     family, generators = runs.load_generators(args.run_dir)
     paths = inference.export_generators(generators, args.output, family.name, overwrite=args.overwrite)
     print("exported " + ", ".join(str(p) for p in paths) + " (and a SavedModel folder beside each)")
+    from .report import record_export
+
+    record_export(args.run_dir, Path(args.output).resolve(), inference.read_export_info(args.output))
+    return 0
+
+
+def _add_report(subparsers):
+    parser = subparsers.add_parser(
+        "report", help="write RUN/report.html: config, loss curves, sample grids, evaluations, exports",
+        description="Write one page that shows a run (open it in a browser; no server): its config and data, "
+        "the loss curves from the logged scalars, the sample grids over the steps, the evaluation reports "
+        "(RUN/eval/*.json) and the exports. train writes it at its end too.")
+    parser.add_argument("--run-dir", required=True, help="a run folder")
+    parser.add_argument("--output", help="the page's path (default RUN/report.html, regenerated each time)")
+    return parser
+
+
+def _run_report(args):
+    from .report import write_report
+
+    if args.output:
+        from .outputs import check_file
+
+        check_file(args.output, "--output", overwrite=True, create=False)
+    print(f"report: {write_report(args.run_dir, args.output)}")
+    return 0
+
+
+def _add_serve(subparsers):
+    parser = subparsers.add_parser(
+        "serve", help="a local web app (Gradio) to translate uploaded images with a run or a model",
+        description="Start a Gradio app in the browser: upload an image, pick the direction, see and download "
+        "the translation (the same as translate's). Needs the app extra: pip install 'tfgan_translate[app]'.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", help="a run folder (its newest checkpoint)")
+    source.add_argument("--model", help="a generator saved as .keras (exported or converted)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; 0.0.0.0 makes it reachable from other machines (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    return parser
+
+
+def _run_serve(args):
+    from .serve import AppError, launch
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {args.port}")
+    try:
+        launch(run_dir=args.run_dir, model=args.model, host=args.host, port=args.port)
+    except AppError as error:
+        raise UsageError(str(error)) from None
     return 0
 
 
@@ -412,6 +496,8 @@ COMMANDS = {
     "demo": (_add_demo, _run_demo),
     "convert": (_add_convert, _run_convert),
     "evaluate": (_add_evaluate, _run_evaluate),
+    "report": (_add_report, _run_report),
+    "serve": (_add_serve, _run_serve),
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import families, training
 from . import DEFAULT_DEMOS, inference, runs
+from .report import write_report
 
 def _train(family, config, dataset, run_dir, total_steps, progress):
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(family, dataset, config)
@@ -33,6 +34,8 @@ def _print_report(report, output):
         else:
             print(f"{name}: {item['steps']} steps in {item['seconds']} s ({item['images_per_second']} images/s); {losses}")
         print(f"  samples {item['samples']}; exported generators in {item['export']}")
+        if "report" in item:
+            print(f"  run report {item['report']}")
         if "psnr_gain_db" in item:
             print(f"  PSNR on the known-mapping test split: {item['psnr_db']:.2f} dB "
                   f"(identity guess {item['identity_psnr_db']:.2f} dB)")
@@ -109,6 +112,7 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, names=DEFAUL
                                  if key in earlier.get(name, {})}, already_trained=True)
         if demo.quality is not None:
             report[name].update(demo.quality(trainer))
+        report[name]["report"] = str(write_report(run_dir))
     _save_report(report_path, earlier, report)
     _print_report(report, output)
     return report

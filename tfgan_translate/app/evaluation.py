@@ -298,6 +298,7 @@ def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weigh
     else:
         report["results"] = evaluator(generators)
     report["seconds"] = round(time.perf_counter() - started, 1)
+    report["samples"] = str(write_sample_grid(evaluator, generators, path.with_name(f"{path.stem}_samples.png")))
     if evaluator.distribution:
         describe = getattr(evaluator.features, "describe", None)
         report["inception"] = {**(describe() if describe else {"weights": "custom feature function"}),
@@ -307,6 +308,32 @@ def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weigh
     log(checkpoint_history.format_history(report) if all_checkpoints else format_table(report))
     log(f"report: {path}")
     return report, path
+
+
+SAMPLE_EXAMPLES = 8  # held-out examples in evaluate's sample grid
+
+
+def write_sample_grid(evaluator, generators, path, count=SAMPLE_EXAMPLES):
+    """The first ``count`` held-out examples of each scored direction as a labelled grid at
+    ``path``: input, translation (inference mode) and, on paired data, the target. Returns ``path``."""
+    from ..grids import save_labelled_grid
+
+    columns, titles = {}, []
+    for direction, source in evaluator.sources.items():
+        generator = generators[generator_for(evaluator.family, direction)]
+        if source.paired:
+            batch = next(iter(_take(source.pairs(), count)))
+            images, targets = batch["a"], batch["b"]
+        else:
+            images, targets = next(iter(_take(source.inputs(), count))), None
+        prefix = f"{direction}: " if len(evaluator.sources) > 1 else ""
+        columns[f"{direction} input"] = images
+        columns[f"{direction} translation"] = generator(images, training=False)
+        titles += [f"{prefix}input x", f"{prefix}G(x)"]
+        if targets is not None:
+            columns[f"{direction} target"] = targets
+            titles.append(f"{prefix}target y")
+    return save_labelled_grid(columns, path, titles=titles)
 
 
 def format_table(report, results=None, title=None):

@@ -221,3 +221,24 @@ def export_generators(generators, output_dir, family, overwrite=False):
     }
     (output_dir / "export.json").write_text(json.dumps(info, indent=2) + "\n")
     return [output_dir / f"{n}.keras" for n in names]
+
+
+def read_export_info(output_dir):
+    """The ``export.json`` an export wrote in ``output_dir`` (``{}`` when it has none)."""
+    path = Path(output_dir) / "export.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_translation_grid(pairs, path, max_tile=256):
+    """A labelled ``input | translation`` grid of ``[(input file, output file)]`` at ``path``
+    (tiles of 128 to ``max_tile`` px; each file shown at its own aspect ratio)."""
+    from ..grids import save_labelled_grid
+
+    def pixels(file):
+        with Image.open(file) as image:
+            image.load()
+            return np.asarray(image.convert("RGB"))
+
+    return save_labelled_grid({"input": [pixels(src) for src, _ in pairs],
+                               "translation": [pixels(dst) for _, dst in pairs]},
+                              path, max_tile=max_tile, row_titles=[src.name for src, _ in pairs])

@@ -54,6 +54,10 @@ class Family:
         generator: for generating families, the model that draws images from noise and codes.
         sample_columns: the columns of ``Trainer.sample``'s grid, left to right (or
             ``config -> columns`` when they depend on the config).
+        column_titles: what each column shows, as its heading in grids (``{"a_to_b": "G(a)"}``;
+            a column without one is headed by its key).
+        row_titles: ``config -> headings of the grid's rows`` when rows mean something (the class
+            of a conditional sample), else ``None`` (a row per example).
         demo: the :class:`Demo` preset of ``tfgan-translate demo --family NAME``.
         smoke_config: a tiny config of the same networks that trains in seconds on the demo
             data: what the family contract test (``tests/contract/``) runs.
@@ -69,6 +73,8 @@ class Family:
     generator: str | None = None
     demo: Demo | None = None
     smoke_config: object = None
+    column_titles: Mapping = dataclasses.field(default_factory=dict)
+    row_titles: Callable | None = None
 
     def __post_init__(self):
         if self.data not in DATA_KINDS:
@@ -90,6 +96,14 @@ class Family:
     def columns(self, config):
         """The sample grid's columns for ``config``."""
         return tuple(self.sample_columns(config) if callable(self.sample_columns) else self.sample_columns)
+
+    def grid_titles(self, columns):
+        """The headings of the grid columns ``columns`` (keys of ``Trainer.sample``'s dict)."""
+        return tuple(self.column_titles.get(key, key) for key in columns)
+
+    def grid_rows(self, config):
+        """The headings of the grid's rows for ``config``, or ``None``."""
+        return tuple(self.row_titles(config)) if self.row_titles is not None else None
 
     def generator_for(self, direction):
         """The name of the model that translates ``direction`` (``AtoB`` or ``BtoA``)."""

@@ -138,6 +138,8 @@ def demo_quality(trainer):
 FAMILY = Family(
     name="cgan", config=Config, build_models=build_models, trainer=Trainer, data="labels", generator="generator",
     sample_columns=tuple(f"z{j}" for j in range(GRID_COLUMNS)),
+    column_titles={f"z{j}": f"noise {j + 1}" for j in range(GRID_COLUMNS)},
+    row_titles=lambda config: tuple(f"class {k}" for k in range(config.num_classes)),
     demo=Demo(Config(n_epochs=140), "digits", demo_quality),
     smoke_config=Config(batch_size=8, hidden=16),
 )

@@ -255,6 +255,7 @@ class Trainer(BaseTrainer):
 
 
 COLUMNS = ("a", "a_to_b", "b", "b_to_b")
+TITLES = {"a": "x", "a_to_b": "G(x)", "b": "y", "b_to_b": "G(y) identity"}
 
 
 def known_mapping_report(trainer):
@@ -276,7 +277,7 @@ DEMO = dict(image_size=32, ngf=16, ndf=16, n_blocks=3, batch_size=4, lr=5e-4, n_
 
 FAMILY = Family(
     name="cut", config=Config, build_models=build_models, trainer=Trainer, data="unpaired",
-    directions={"AtoB": "generator"}, sample_columns=COLUMNS,
+    directions={"AtoB": "generator"}, sample_columns=COLUMNS, column_titles=TITLES,
     demo=Demo(Config(**DEMO), "demo-unpaired", known_mapping_report),
     smoke_config=smoke_config(Config),
 )

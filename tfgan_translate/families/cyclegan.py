@@ -29,7 +29,8 @@ from ..training import ImagePool, apply_gradients
 from ..training.config import option
 from .base import Demo, Family
 from .translation import (
-    TWO_DIRECTIONS, TWO_DOMAIN_COLUMNS, TranslationConfig, TwoDomainTrainer, build_generator, known_mapping_report,
+    TWO_DIRECTIONS, TWO_DOMAIN_COLUMNS, TWO_DOMAIN_TITLES, TranslationConfig, TwoDomainTrainer, build_generator,
+    known_mapping_report,
 )
 
 
@@ -149,7 +150,7 @@ class Trainer(TwoDomainTrainer):
 # mapping moves every colour, so an identity term pulls against the answer.
 FAMILY = Family(
     name="cyclegan", config=Config, build_models=build_models, trainer=Trainer, data="unpaired",
-    directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS,
+    directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS, column_titles=TWO_DOMAIN_TITLES,
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, n_blocks=3, batch_size=4, lr=5e-4, lambda_identity=0.0,
                      n_epochs=10, n_epochs_decay=10), "demo-unpaired", known_mapping_report),
     smoke_config=Config(image_size=32, ngf=4, ndf=4, n_blocks=1, batch_size=2, pool_size=2),

@@ -44,7 +44,7 @@ from ..networks.discogan import depth_for
 from ..training import TrainConfig, apply_gradients
 from ..training.config import option
 from .base import Demo, Family
-from .translation import TWO_DIRECTIONS, TWO_DOMAIN_COLUMNS, TwoDomainTrainer, known_mapping_report
+from .translation import TWO_DIRECTIONS, TWO_DOMAIN_COLUMNS, TWO_DOMAIN_TITLES, TwoDomainTrainer, known_mapping_report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +194,7 @@ class Trainer(TwoDomainTrainer):
 # 11.8 dB (500 steps); no curriculum with lr 2e-4 10.8 dB (750), with 5e-4 15.9 dB (500), 15.5 dB (1,000).
 FAMILY = Family(
     name="discogan", config=Config, build_models=build_models, trainer=Trainer, data="unpaired",
-    directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS,
+    directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS, column_titles=TWO_DOMAIN_TITLES,
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, batch_size=8, lr=5e-4, gan_curriculum=0, lr_policy="linear",
                      n_epochs=8, n_epochs_decay=7), "demo-unpaired", known_mapping_report),
     smoke_config=Config(image_size=32, ngf=4, ndf=4, batch_size=2),

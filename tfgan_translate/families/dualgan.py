@@ -50,7 +50,8 @@ from ..training import apply_gradients, rmsprop_for
 from ..training.config import option
 from .base import Demo, Family
 from .translation import (
-    TWO_DIRECTIONS, TWO_DOMAIN_COLUMNS, TranslationConfig, TwoDomainTrainer, build_generator, known_mapping_report,
+    TWO_DIRECTIONS, TWO_DOMAIN_COLUMNS, TWO_DOMAIN_TITLES, TranslationConfig, TwoDomainTrainer, build_generator,
+    known_mapping_report,
 )
 LIPSCHITZ = ("clip", "gp", "none")
 CRITICS = ("patch", "global")
@@ -199,7 +200,7 @@ class Trainer(TwoDomainTrainer):
 # in the U-Nets with batch-norm WGAN-GP critics: 16.7 dB.
 FAMILY = Family(
     name="dualgan", config=Config, build_models=build_models, trainer=Trainer, data="unpaired",
-    directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS,
+    directions=TWO_DIRECTIONS, sample_columns=TWO_DOMAIN_COLUMNS, column_titles=TWO_DOMAIN_TITLES,
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, batch_size=4, lr=2e-4, n_critic=2, lipschitz="gp",
                      lambda_a=20.0, lambda_b=20.0, norm="instance", lr_policy="linear", n_epochs=5, n_epochs_decay=5),
               "demo-unpaired", known_mapping_report),

@@ -37,7 +37,7 @@ class Trainer(cut.Trainer):
 
 FAMILY = Family(
     name="fastcut", config=Config, build_models=build_models, trainer=Trainer, data="unpaired",
-    directions={"AtoB": "generator"}, sample_columns=cut.COLUMNS,
+    directions={"AtoB": "generator"}, sample_columns=cut.COLUMNS, column_titles=cut.TITLES,
     demo=Demo(Config(**cut.DEMO), "demo-unpaired", cut.known_mapping_report),
     smoke_config=cut.smoke_config(Config),
 )

@@ -204,6 +204,8 @@ def demo_quality(trainer):
 FAMILY = Family(
     name="infogan", config=Config, build_models=build_models, trainer=Trainer, data="labels", generator="generator",
     sample_columns=sample_columns,
+    column_titles={**{f"c0={v:+.2f}": f"c0 = {v:+.1f}" for v in TRAVERSAL}, **{f"z{j}": f"noise {j + 1}" for j in range(8)}},
+    row_titles=lambda config: tuple(f"code {k}" for k in range(config.num_categories)),
     demo=Demo(Config(hidden=128, ngf=32, ndf=16, n_epochs=80), "digits", demo_quality),
     smoke_config=Config(batch_size=8, ngf=4, ndf=4, hidden=16, q_hidden=8),
 )

@@ -20,7 +20,7 @@ from ..losses import mean_loss
 from ..training import apply_gradients
 from ..training.config import option
 from .base import Demo, Family
-from .translation import PAIRED_COLUMNS, PairedTrainer, TranslationConfig, build_generator
+from .translation import PAIRED_COLUMNS, PAIRED_TITLES, PairedTrainer, TranslationConfig, build_generator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Trainer(PairedTrainer):
 # learning rate 5e-4 for 5 epochs then the linear decay for 5 (1,000 steps).
 FAMILY = Family(
     name="pix2pix", config=Config, build_models=build_models, trainer=Trainer, data="paired",
-    directions={"AtoB": "generator"}, sample_columns=PAIRED_COLUMNS,
+    directions={"AtoB": "generator"}, sample_columns=PAIRED_COLUMNS, column_titles=PAIRED_TITLES,
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, batch_size=4, lr=5e-4, n_epochs=5, n_epochs_decay=5),
               "demo-paired"),
     smoke_config=Config(image_size=32, ngf=4, ndf=4, batch_size=2),

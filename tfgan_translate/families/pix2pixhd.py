@@ -49,7 +49,7 @@ from ..training import TrainConfig, apply_gradients, config as config_io
 from ..training.checkpoints import restore_models
 from ..training.config import option
 from .base import Demo, Family, seeded
-from .translation import PAIRED_COLUMNS, PairedTrainer
+from .translation import PAIRED_COLUMNS, PAIRED_TITLES, PairedTrainer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,7 +287,7 @@ def paired_test_report(trainer, task="gray2color"):
 # (untrained 9.3) and noise. G still falls short of the input's own PSNR at this budget.
 FAMILY = Family(
     name="pix2pixhd", config=Config, build_models=build_models, trainer=Trainer, data="paired",
-    directions={"AtoB": "generator"}, sample_columns=PAIRED_COLUMNS,
+    directions={"AtoB": "generator"}, sample_columns=PAIRED_COLUMNS, column_titles=PAIRED_TITLES,
     demo=Demo(Config(image_size=32, ngf=16, ndf=16, n_downsample_global=3, n_blocks=3, num_d=2, norm="batch",
                      n_layers_d=1, batch_size=4, lr=5e-4, n_epochs=8, n_epochs_decay=7),
               "demo-gray2color", paired_test_report),

@@ -128,6 +128,9 @@ class TwoDomainTrainer(Trainer):
 
 TWO_DOMAIN_COLUMNS = ("a", "a_to_b", "a_to_b_to_a", "b", "b_to_a", "b_to_a_to_b")
 TWO_DIRECTIONS = {"AtoB": "generator_ab", "BtoA": "generator_ba"}
+# The grid's headings in the CycleGAN paper's notation: G = generator_ab (A -> B), F = generator_ba.
+TWO_DOMAIN_TITLES = {"a": "a", "a_to_b": "G(a)", "a_to_b_to_a": "F(G(a))",
+                     "b": "b", "b_to_a": "F(b)", "b_to_a_to_b": "G(F(b))"}
 
 
 def known_mapping_report(trainer):
@@ -153,3 +156,4 @@ class PairedTrainer(Trainer):
 
 
 PAIRED_COLUMNS = ("input", "translation", "target")
+PAIRED_TITLES = {"input": "input x", "translation": "G(x)", "target": "target y"}

@@ -14,12 +14,13 @@ import typing
 from pathlib import Path
 
 import tensorflow as tf
+from PIL import Image
 
 from . import distribute
 from .checkpoints import DEFAULT_KEEP_CHECKPOINTS, RunCheckpoint
 from .run_folder import RunFolder
 from .run_lock import RunLock
-from .summaries import TensorBoardLog, image_grid, save_grid
+from .summaries import TensorBoardLog, sample_grid
 
 
 class Trainable(typing.Protocol):
@@ -223,9 +224,11 @@ def fit(
     def write_samples():
         if not chief:
             return None
-        grid_columns = trainer.sample(sample_batch)
-        path = save_grid(grid_columns, run_dir / "samples" / f"step_{step:07d}.png")
-        log.grid("samples", image_grid(grid_columns), step)
+        grid = sample_grid(trainer, trainer.sample(sample_batch))
+        path = run_dir / "samples" / f"step_{step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid).save(path)
+        log.grid("samples", grid, step)
         return path
 
     with _StopRequest() as stop:

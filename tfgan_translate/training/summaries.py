@@ -2,33 +2,31 @@
 
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
-from PIL import Image
 
-from ..data.preprocess import to_uint8
-
-
-def image_grid(columns):
-    """One row per example, one column per named batch (all ``(B, H, W, C)`` in [-1, 1]).
-
-    Grayscale batches are shown as RGB; every column must share height and width.
-    """
-    tiles = []
-    for images in columns.values():
-        images = to_uint8(images).numpy()
-        if images.shape[-1] == 1:
-            images = np.repeat(images, 3, axis=-1)
-        tiles.append(images[..., :3])
-    rows = [np.concatenate([t[i] for t in tiles], axis=1) for i in range(tiles[0].shape[0])]
-    return np.concatenate(rows, axis=0)
+from ..grids import labelled_grid, save_labelled_grid
 
 
-def save_grid(columns, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_grid(columns)).save(path)
-    return path
+SAMPLE_ROWS = 8  # examples shown in a training grid (a batch of 64 would make it 8,000 px tall)
+
+
+def image_grid(columns, **options):
+    """``grids.labelled_grid``: one row per example, one titled column per named batch."""
+    return labelled_grid(columns, **options)
+
+
+def save_grid(columns, path, **options):
+    """``grids.save_labelled_grid``: the labelled grid of ``columns`` as a PNG at ``path``."""
+    return save_labelled_grid(columns, path, **options)
+
+
+def sample_grid(trainer, columns, max_rows=SAMPLE_ROWS):
+    """A trainer's sample columns as the labelled grid its family declares (column headings such as
+    ``G(a)``, row headings such as the class), at most ``max_rows`` examples when rows are examples."""
+    family = getattr(trainer, "family", None)
+    titles = family.grid_titles(columns) if family is not None else None
+    rows = family.grid_rows(trainer.config) if family is not None else None
+    return labelled_grid(columns, titles=titles, row_titles=rows, max_rows=None if rows else max_rows)
 
 
 class TensorBoardLog:
