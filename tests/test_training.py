@@ -156,6 +156,18 @@ def test_image_pool_fills_then_mixes_old_and_new():
     assert int(pool.count) == 2
 
 
+def test_image_pool_in_a_graph_without_autograph_matches_eager():
+    """The pool's rule must not depend on AutoGraph converting it (a notebook kernel once ran
+    it unconverted inside the train step, and a Python loop over a tensor failed there)."""
+    eager, graph = training.ImagePool(3, (1, 1, 1), seed=5), training.ImagePool(3, (1, 1, 1), seed=5)
+    query = tf.function(graph.query, autograph=False)
+    for start in range(0, 40, 4):
+        batch = tf.reshape(tf.range(start, start + 4, dtype=tf.float32), (4, 1, 1, 1))
+        np.testing.assert_array_equal(query(batch).numpy(), eager.query(batch).numpy())
+    np.testing.assert_array_equal(graph.images.numpy(), eager.images.numpy())
+    assert int(graph.count) == int(eager.count) == 3
+
+
 def test_zero_sized_pool_is_a_pass_through():
     pool = training.ImagePool(0, (2, 2, 3))
     x = tf.random.normal((3, 2, 2, 3))

@@ -6,12 +6,36 @@ not work with Keras 3, so these are our own, numerically equal to PyTorch's
 and CUT's anti-aliased down- and upsampling (``BlurPool2D``, ``BlurUpsample2D``).
 """
 
+import contextlib
 import math
+import threading
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
+
+
+_PORTABLE = threading.local()
+
+
+@contextlib.contextmanager
+def portable_ops():
+    """While tracing inside this block, our layers use only ops that TFLite's and ONNX's converters
+    take (plain transposed convolutions and the instance-norm formula instead of explicitly padded
+    transposed convolutions and training-mode fused batch norm): the same values, other kernels.
+    Export traces its graphs here; training and ``translate`` keep the faster ops."""
+    previous = getattr(_PORTABLE, "on", False)
+    _PORTABLE.on = True
+    try:
+        yield
+    finally:
+        _PORTABLE.on = previous
+
+
+def portable():
+    """Whether the graph being traced must be convertible (see :func:`portable_ops`)."""
+    return getattr(_PORTABLE, "on", False)
 
 
 def _pair_of_pairs(padding, name):
@@ -114,7 +138,7 @@ class InstanceNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         n, h, w, c = inputs.shape
-        if n is not None and None not in (h, w, c) and h * w * c >= self.FUSED_MIN_ELEMENTS:
+        if n is not None and None not in (h, w, c) and h * w * c >= self.FUSED_MIN_ELEMENTS and not portable():
             # Instance norm is batch norm in training mode over one sample.
             samples = [inputs] if n == 1 else ops.split(inputs, n, axis=0)
             y = ops.concatenate([training_batch_norm(x, self.epsilon) for x in samples], axis=0)
@@ -250,6 +274,8 @@ class ConvTranspose2D(keras.layers.Conv2DTranspose):
         class docstring): ``"same"``, ``"explicit"``, ``"sub_pixel"`` or ``"crop"``."""
         if self._same_is_pytorch():
             return "same"
+        if portable():
+            return "crop"
         if tf.as_dtype(dtype) == tf.float32:
             return "explicit"
         large = input_shape is not None and None not in input_shape[1:3] and input_shape[1] * input_shape[2] >= 32 * 32

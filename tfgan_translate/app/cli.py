@@ -241,6 +241,8 @@ def _add_translate(subparsers):
                         help="also write OUTPUT/index.html: every input beside its translation (open it in a browser)")
     parser.add_argument("--grid", metavar="FILE.png",
                         help=f"also write a labelled input | translation grid of the first {GRID_EXAMPLES} images")
+    parser.add_argument("--output-bit-depth", type=int, choices=(8, 16), default=8,
+                        help="bits per sample of the outputs (16 keeps a 16-bit input's levels; default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     return parser
 
@@ -276,14 +278,16 @@ def _run_translate(args):
         family, generators = runs.load_generators(args.run_dir)
         runs.refuse_generative(family)
         model = runs.generator_for_direction(family, generators, args.direction)
-    written, skipped = inference.translate_files(model, inputs, args.output, args.overwrite)
+    written, skipped = inference.translate_files(model, inputs, args.output, args.overwrite,
+                                                 bit_depth=args.output_bit_depth)
     if not written:
         print(f"tfgan-translate translate: nothing was translated: none of the {len(inputs)} input(s) could be read "
               f"and translated (see above); --input {args.input}", file=sys.stderr)
         return 1
     print(f"translated {len(written)} image(s) into {args.output}" + (f"; skipped {len(skipped)}" if skipped else ""))
     done = set(written)
-    pairs = [(src, dst) for src, dst in inference.output_paths(inputs, Path(args.output)) if dst in done]
+    suffix = inference.output_suffix(model.output_shape[-1])
+    pairs = [(src, dst) for src, dst in inference.output_paths(inputs, Path(args.output), suffix) if dst in done]
     if args.html:
         from .report import write_translation_page
 
@@ -294,23 +298,50 @@ def _run_translate(args):
 
 
 def _add_export(subparsers):
-    parser = subparsers.add_parser("export", help="write a run's generators as .keras models and SavedModels")
+    from .export_formats import DEFAULT_FORMATS, FORMATS, ONNX_OPSET
+
+    parser = subparsers.add_parser(
+        "export", help="write a run's generators for deployment (.keras, SavedModel, TFLite, ONNX), each checked",
+        description="Write each generator of a run in the chosen formats, run each file on a test image beside "
+        "the Keras model (inference mode), and write the differences and how to feed each file to "
+        "OUTPUT/export.json. A file that does not match is deleted and the export fails. The SavedModel's "
+        "default signature takes images of any size (padded and cropped inside the graph).")
     parser.add_argument("--run-dir", required=True, help="a run folder")
     parser.add_argument("--output", required=True, help="folder for the exported generators")
+    parser.add_argument("--format", default=",".join(DEFAULT_FORMATS), metavar="LIST",
+                        help=f"comma-separated, from {', '.join(FORMATS)}, or all (default: %(default)s); tflite-fp16 "
+                        f"has float16 weights, tflite-int8 dynamic-range int8 weights; onnx is opset {ONNX_OPSET} and "
+                        "needs the onnx extra (pip install 'tfgan_translate[onnx]')")
+    parser.add_argument("--size", type=int, metavar="PX",
+                        help="the fixed side of the TFLite exports (default: the run's image size), rounded up to the "
+                        "generator's size multiple")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in --output")
     return parser
 
 
 def _run_export(args):
-    from . import inference, outputs, runs
+    from . import export_formats, outputs, runs
 
+    formats = export_formats.parse_formats(args.format)
+    if args.size is not None and args.size < 1:
+        raise UsageError(f"--size must be a positive number of pixels, got {args.size}")
+    if "onnx" in formats:
+        export_formats.require_onnx()
     outputs.check_folder(args.output, "--output", create=False)
-    family, generators = runs.load_generators(args.run_dir)
-    paths = inference.export_generators(generators, args.output, family.name, overwrite=args.overwrite)
-    print("exported " + ", ".join(str(p) for p in paths) + " (and a SavedModel folder beside each)")
+    family, config, generators, _ = runs.load_trained(args.run_dir)
+    from . import export
+
+    size = args.size or getattr(config, "image_size", 256)
+    try:
+        record = export.export_models(generators, args.output, family.name, formats=formats, size=size,
+                                      overwrite=args.overwrite)
+    except export.ExportParityError as error:
+        print(f"tfgan-translate export: {error}", file=sys.stderr)
+        return 1
+    print(f"exported {', '.join(generators)} as {', '.join(formats)} into {args.output} (see export.json)")
     from .report import record_export
 
-    record_export(args.run_dir, Path(args.output).resolve(), inference.read_export_info(args.output))
+    record_export(args.run_dir, Path(args.output).resolve(), record)
     return 0
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from .. import layers  # registers our layers, so that load_model finds them
-from ..data.preprocess import to_uint8
+from .image_files import output_suffix, read_image, write_image  # noqa: F401 (serve reads through here)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 PAD_LIMIT = 16
@@ -28,66 +28,76 @@ def size_multiple(model):
     return 2 ** len(strided)
 
 
-def _fit(x, multiple):
-    """Pad or resize a ``(1, H, W, C)`` image to accepted sizes; returns it and an undo function."""
-    height, width = x.shape[1], x.shape[2]
-    if height % multiple == 0 and width % multiple == 0:
-        return x, lambda y: y
-    if multiple <= PAD_LIMIT:
-        pad_h, pad_w = -height % multiple, -width % multiple
-        top, left = pad_h // 2, pad_w // 2
-        padded = tf.pad(x, [[0, 0], [top, pad_h - top], [left, pad_w - left], [0, 0]], mode="REFLECT")
-        return padded, lambda y: y[:, top:top + height, left:left + width]
-    new_h = max(multiple, int(round(height / multiple)) * multiple)
-    new_w = max(multiple, int(round(width / multiple)) * multiple)
-    resized = tf.image.resize(x, (new_h, new_w), method="bicubic", antialias=True)
-    return resized, lambda y: tf.clip_by_value(tf.image.resize(y, (height, width), method="bicubic", antialias=True), -1, 1)
+def translate_batch(model, images):
+    """Translate float32 ``(N, H, W, C)`` images in [-1, 1] of any height and width, in inference mode.
+
+    Written with TensorFlow ops only, for unknown ``H`` and ``W``: the SavedModel's any-size
+    signature (``export``) runs this very function, so a server gets ``translate``'s pixels.
+    A side that is not a multiple of the generator's downsampling is reflection-padded to one
+    (multiples up to ``PAD_LIMIT``) or resized to the nearest one, and the result is brought
+    back to the input's size. A generator with reflection padding (ResNet, pix2pixHD) needs
+    images of at least twice its multiple, where the padding of its bottleneck has something
+    to reflect: a smaller image is enlarged for it and the result shrunk back (the U-Net only
+    needs its multiple)."""
+    multiple = size_multiple(model)
+    padded = any(isinstance(layer, layers.ReflectionPadding2D) for layer in model.layers)
+    x = tf.convert_to_tensor(images, tf.float32)
+    x, shrink = _enlarge(x, 2 * multiple if padded else 1)
+    x, undo = _fit(x, multiple)
+    return shrink(undo(model(x, training=False)))
+
+
+def _sides(x):
+    shape = tf.shape(x)
+    return shape[1], shape[2]
+
+
+def _scaled(side, scale):
+    return tf.cast(tf.round(tf.cast(side, tf.float64) * scale), tf.int32)
 
 
 def _enlarge(x, smallest):
     """An image with a side under ``smallest`` resized up to it (keeping the aspect ratio as far as
     it can), and the function that brings a result back to the original size."""
-    height, width = x.shape[1], x.shape[2]
-    if min(height, width) >= smallest:
+    if smallest <= 1:
         return x, lambda y: y
-    scale = smallest / min(height, width)
-    size = (max(smallest, round(height * scale)), max(smallest, round(width * scale)))
-    bigger = tf.image.resize(x, size, method="bicubic")
-    return bigger, lambda y: tf.clip_by_value(tf.image.resize(y, (height, width), method="area"), -1, 1)
+    height, width = _sides(x)
+    short = tf.minimum(height, width)
+    needed = short < smallest
+    scale = smallest / tf.cast(short, tf.float64)
+    size = tf.stack([tf.maximum(smallest, _scaled(height, scale)), tf.maximum(smallest, _scaled(width, scale))])
+    bigger = tf.cond(needed, lambda: tf.image.resize(x, size, method="bicubic"), lambda: x)
+
+    def shrink(y):
+        return tf.cond(needed, lambda: tf.clip_by_value(tf.image.resize(y, (height, width), method="area"), -1, 1),
+                       lambda: y)
+
+    return bigger, shrink
+
+
+def _fit(x, multiple):
+    """Pad or resize ``(N, H, W, C)`` images to accepted sizes; returns them and an undo function."""
+    height, width = _sides(x)
+    if multiple <= PAD_LIMIT:
+        pad_h, pad_w = tf.math.floormod(-height, multiple), tf.math.floormod(-width, multiple)
+        top, left = pad_h // 2, pad_w // 2
+        padded = tf.pad(x, [[0, 0], [top, pad_h - top], [left, pad_w - left], [0, 0]], mode="REFLECT")
+        return padded, lambda y: y[:, top:top + height, left:left + width]
+    fits = tf.logical_and(tf.equal(height % multiple, 0), tf.equal(width % multiple, 0))
+    new_size = tf.stack([tf.maximum(multiple, _scaled(height, 1 / multiple) * multiple),
+                         tf.maximum(multiple, _scaled(width, 1 / multiple) * multiple)])
+    resized = tf.cond(fits, lambda: x, lambda: tf.image.resize(x, new_size, method="bicubic", antialias=True))
+
+    def undo(y):
+        return tf.cond(fits, lambda: y, lambda: tf.clip_by_value(
+            tf.image.resize(y, (height, width), method="bicubic", antialias=True), -1, 1))
+
+    return resized, undo
 
 
 def translate_array(model, image):
-    """Translate one ``(H, W, C)`` float image in [-1, 1] at its own size (inference mode).
-
-    A generator with reflection padding (ResNet, pix2pixHD) gets images of at least twice its
-    downsampling, where the padding of its bottleneck has something to reflect: a smaller image is
-    enlarged for it and the result shrunk back (the U-Net gets at least its multiple)."""
-    multiple = size_multiple(model)
-    padded = any(isinstance(layer, layers.ReflectionPadding2D) for layer in model.layers)
-    smallest = 2 * multiple if padded else 1
-    x, shrink = _enlarge(tf.convert_to_tensor(image[None], tf.float32), smallest)
-    x, undo = _fit(x, multiple)
-    return shrink(undo(model(x, training=False))).numpy()[0]
-
-
-def read_image(path, channels):
-    """A file as float32 ``(H, W, channels)`` in [-1, 1]; alpha is composited on white."""
-    with Image.open(path) as img:
-        img.load()
-        if img.mode in ("RGBA", "LA", "P"):
-            img = img.convert("RGBA")
-            background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-            img = Image.alpha_composite(background, img)
-        img = img.convert("L" if channels == 1 else "RGB")
-    array = np.asarray(img, dtype=np.float32)
-    if array.ndim == 2:
-        array = array[..., None]
-    return array / 127.5 - 1.0
-
-
-def write_image(array, path):
-    pixels = to_uint8(array).numpy()
-    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(path)
+    """Translate one ``(H, W, C)`` float image in [-1, 1] at its own size (see :func:`translate_batch`)."""
+    return translate_batch(model, np.asarray(image, np.float32)[None]).numpy()[0]
 
 
 def load_generator_file(path):
@@ -128,15 +138,16 @@ def list_inputs(path):
     return files
 
 
-def translate_files(model, inputs, output_dir, overwrite=False, log=print):
-    """Translate every input image into ``output_dir/<stem>.png`` at the input's size.
+def translate_files(model, inputs, output_dir, overwrite=False, log=print, bit_depth=8):
+    """Translate every input image into ``output_dir/<stem>.png`` (``.tif`` for outputs of other
+    than 1 or 3 channels) at the input's size, with ``bit_depth`` bits per sample.
 
     Refuses (before writing anything) when an output exists, unless ``overwrite``;
     unreadable images are skipped with a message naming them. Returns
     ``(written paths, skipped paths)``.
     """
     output_dir = Path(output_dir)
-    targets = output_paths(inputs, output_dir)
+    targets = output_paths(inputs, output_dir, output_suffix(model.output_shape[-1]))
     existing = [str(dst) for _, dst in targets if dst.exists()]
     if existing and not overwrite:
         raise FileExistsError(
@@ -149,8 +160,8 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print):
     for src, dst in targets:
         try:
             image = read_image(src, channels)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            log(f"skipped {src}: not a readable image ({error})")
+        except (UnidentifiedImageError, OSError, ValueError, tf.errors.OpError) as error:
+            log(f"skipped {src}: not a readable image ({first_line(error)})")
             skipped.append(src)
             continue
         try:
@@ -159,18 +170,18 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print):
             log(f"skipped {src}: could not be translated ({first_line(error)})")
             skipped.append(src)
             continue
-        write_image(translated, dst)
+        write_image(translated, dst, bit_depth)
         written.append(dst)
     if skipped:
         log(f"{len(skipped)} image(s) skipped")
     return written, skipped
 
 
-def output_paths(inputs, output_dir):
-    """``[(input, output_dir/<stem>.png)]``; inputs that share a stem (``photo.jpg``, ``photo.png``)
+def output_paths(inputs, output_dir, suffix=".png"):
+    """``[(input, output_dir/<stem><suffix>)]``; inputs that share a stem (``photo.jpg``, ``photo.png``)
     keep their suffix (``photo.jpg.png``, ``photo.png.png``), so no output overwrites another."""
     stems = collections.Counter(src.stem.casefold() for src in inputs)  # Photo.jpg and photo.png clash on macOS
-    targets = [(src, output_dir / (f"{src.name}.png" if stems[src.stem.casefold()] > 1 else f"{src.stem}.png"))
+    targets = [(src, output_dir / (f"{src.name}{suffix}" if stems[src.stem.casefold()] > 1 else f"{src.stem}{suffix}"))
                for src in inputs]
     seen = {}
     for src, dst in targets:
@@ -187,40 +198,16 @@ def first_line(error):
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _channels_in(model):
-    """Image channels of a translating generator; ``None`` for one fed noise and codes (several inputs)."""
-    return model.input_shape[-1] if len(model.inputs) == 1 else None
+def export_generators(generators, output_dir, family, overwrite=False, formats=("keras", "savedmodel"), size=256,
+                      log=lambda message: None):
+    """Write each generator as ``<name>.keras`` and a SavedModel ``<name>/`` (or the given ``formats``,
+    see :mod:`.export`), each checked against the Keras model, plus ``export.json``; returns the
+    ``.keras`` paths (the files ``translate --model`` takes)."""
+    from .export import export_models
+    from .export_formats import file_name
 
-
-def _input_shapes(model):
-    """``{input name: shape without the batch axis}`` (CGAN/InfoGAN take named noise and code vectors)."""
-    return {t.name: list(t.shape[1:]) for t in model.inputs}
-
-
-def export_generators(generators, output_dir, family, overwrite=False):
-    """Write each generator as ``<name>.keras`` and as a SavedModel ``<name>/`` plus ``export.json``.
-
-    The SavedModel's ``serve`` signature takes float32 ``(N, H, W, C)`` images in [-1, 1]
-    and runs in inference mode (batch-norm moving statistics, no dropout).
-    """
-    output_dir = Path(output_dir)
-    names = list(generators)
-    clashes = [p for n in names for p in (output_dir / f"{n}.keras", output_dir / n) if p.exists()]
-    if clashes and not overwrite:
-        raise FileExistsError(f"{clashes[0]} already exists; nothing was written. Choose another --output or pass --overwrite.")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for name, model in generators.items():
-        model.save(output_dir / f"{name}.keras", overwrite=True)
-        model.export(str(output_dir / name), format="tf_saved_model", verbose=False)
-    info = {
-        "family": family,
-        "generators": {n: {"size_multiple": size_multiple(m), "channels_in": _channels_in(m),
-                           "channels_out": m.output_shape[-1], "inputs": _input_shapes(m)}
-                       for n, m in generators.items()},
-        "input_range": [-1.0, 1.0],
-    }
-    (output_dir / "export.json").write_text(json.dumps(info, indent=2) + "\n")
-    return [output_dir / f"{n}.keras" for n in names]
+    export_models(generators, output_dir, family, formats=formats, size=size, overwrite=overwrite, log=log)
+    return [Path(output_dir) / file_name(n, "keras") for n in generators] if "keras" in formats else []
 
 
 def read_export_info(output_dir):
@@ -233,12 +220,8 @@ def write_translation_grid(pairs, path, max_tile=256):
     """A labelled ``input | translation`` grid of ``[(input file, output file)]`` at ``path``
     (tiles of 128 to ``max_tile`` px; each file shown at its own aspect ratio)."""
     from ..grids import save_labelled_grid
+    from .image_files import preview
 
-    def pixels(file):
-        with Image.open(file) as image:
-            image.load()
-            return np.asarray(image.convert("RGB"))
-
-    return save_labelled_grid({"input": [pixels(src) for src, _ in pairs],
-                               "translation": [pixels(dst) for _, dst in pairs]},
+    return save_labelled_grid({"input": [preview(src) for src, _ in pairs],
+                               "translation": [preview(dst) for _, dst in pairs]},
                               path, max_tile=max_tile, row_titles=[src.name for src, _ in pairs])

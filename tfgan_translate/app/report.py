@@ -283,23 +283,27 @@ BROWSER_IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
 def write_translation_page(pairs, output_dir, title="translations"):
     """``output_dir/index.html``: a row per ``(input path, output path)`` pair, input beside output,
     like the reference project's test page. Inputs a browser cannot show (TIFF) get a PNG preview
-    in ``output_dir/index_inputs/``; the others are linked where they are. Returns the page's path."""
+    in ``output_dir/index_inputs/`` (N-channel TIFF outputs in ``index_outputs/``); the others are
+    linked where they are. Returns the page's path."""
     from PIL import Image
+
+    from .image_files import preview
 
     output_dir = Path(output_dir)
     page = _Page(output_dir)
     rows = []
-    previews = output_dir / "index_inputs"
     for source, translated in pairs:
         source, translated = Path(source), Path(translated)
-        shown = source
-        if source.suffix.lower() not in BROWSER_IMAGES:
-            previews.mkdir(parents=True, exist_ok=True)
-            shown = previews / f"{translated.stem}.png"
-            with Image.open(source) as image:
-                image.convert("RGB").save(shown)
+        shown = []
+        for path, previews in ((source, "index_inputs"), (translated, "index_outputs")):
+            if path.suffix.lower() not in BROWSER_IMAGES:  # TIFF inputs and N-channel outputs
+                (output_dir / previews).mkdir(parents=True, exist_ok=True)
+                shown_as = output_dir / previews / f"{translated.stem}.png"
+                Image.fromarray(preview(path)).save(shown_as)
+                path = shown_as
+            shown.append(path)
         cells = []
-        for path in (shown, translated):
+        for path in shown:
             link = html.escape(Path(os.path.relpath(path.resolve(), output_dir.resolve())).as_posix())
             cells.append(f'<td><a href="{link}"><img src="{link}" alt="{html.escape(path.name)}"></a></td>')
         rows.append(f"<tr><td>{html.escape(source.name)}</td>{''.join(cells)}</tr>")

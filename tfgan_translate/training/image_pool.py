@@ -63,19 +63,32 @@ class ImagePool(tf.Module):
         seed = tf.stack([tf.constant(self.seed, tf.int64), draws])
         coins = tf.random.stateless_uniform([n], seed, 0.0, 1.0)
         slots = tf.random.stateless_uniform([n], seed + [0, 1], 0, self.size, dtype=tf.int32)
-        buffer, count = self.images.read_value(), self.count.read_value()
-        outputs = tf.TensorArray(tf.float32, size=n, element_shape=images.shape[1:])
-        for i in tf.range(n):
+        size = self.size
+
+        # An explicit while_loop rather than a Python loop left to AutoGraph: the rule must
+        # hold in graph mode even where AutoGraph declines to convert this method (it has,
+        # in a notebook kernel, leaving a symbolic `for` that TensorFlow refuses).
+        def step(i, buffer, count, outputs):
             image = images[i]
-            if count < self.size:
-                buffer = tf.tensor_scatter_nd_update(buffer, [[count]], image[None])
-                count += 1
-                outputs = outputs.write(i, image)
-            elif coins[i] > 0.5:
-                outputs = outputs.write(i, buffer[slots[i]])
-                buffer = tf.tensor_scatter_nd_update(buffer, [[slots[i]]], image[None])
-            else:
-                outputs = outputs.write(i, image)
+
+            def store():
+                return tf.tensor_scatter_nd_update(buffer, [[count]], image[None]), count + 1, image
+
+            def swap():
+                slot = slots[i]
+                return tf.tensor_scatter_nd_update(buffer, [[slot]], image[None]), count, buffer[slot]
+
+            def keep():
+                return buffer, count, image
+
+            buffer, count, output = tf.cond(
+                count < size, store, lambda: tf.cond(coins[i] > 0.5, swap, keep))
+            return i + 1, buffer, count, outputs.write(i, output)
+
+        outputs = tf.TensorArray(tf.float32, size=n, element_shape=images.shape[1:])
+        _, buffer, count, outputs = tf.while_loop(
+            lambda i, *_: i < n, step,
+            (tf.constant(0), self.images.read_value(), self.count.read_value(), outputs))
         self.images.assign(buffer)
         self.count.assign(count)
         self.draws.assign(draws + 2)
