@@ -54,7 +54,7 @@ def test_training_sets_shuffle_and_drop_remainder_defaults():
     ({"imagesize": 64}, TypeError, "unknown data option"),
     ({"preprocess": "zoom"}, ValueError, "unknown preprocess mode"),
     ({"crop_size": 64, "load_size": 32}, ValueError, "smaller than crop_size"),
-    ({"channels": 4}, ValueError, "channels"),
+    ({"channels": 0}, ValueError, "channels"),
     ({"batch_size": 0}, ValueError, "batch_size"),
 ])
 def test_bad_options_are_refused_clearly(kwargs, error, match):

@@ -153,7 +153,7 @@ def test_16_bit_levels_survive_translate_through_1_3_and_4_channel_models(tmp_pa
     if suffix == ".png":
         source.write_bytes(tf.io.encode_png(levels).numpy())
     else:
-        tifffile.imwrite(source, levels, photometric="rgb" if channels == 3 else "minisblack")
+        tifffile.imwrite(source, levels, photometric="rgb" if channels == 3 else "minisblack", planarconfig="contig")
     model_file = tmp_path / "identity.keras"
     _identity(channels).save(model_file)
     out = tmp_path / "out"
@@ -185,3 +185,96 @@ def test_channel_mismatches_are_adapted_or_named(tmp_path):
     assert gray.shape == (4, 4, 1) and np.allclose(gray, 76 / 127.5 - 1)  # Pillow's luma of pure red
     with pytest.raises(ValueError, match=r"rgb\.png has 3 channel\(s\); the generator takes 4"):
         image_files.read_image(rgb, 4)
+
+
+# --- 16-bit and N-channel data in training ----------------------------------------------------
+
+def test_training_decodes_16_bit_png_and_tiff_levels_exactly(tmp_path):
+    import tifffile
+
+    from tfgan_translate import data
+
+    levels = _levels((24, 20, 3))
+    png, tiff, four = tmp_path / "rgb16.png", tmp_path / "rgb16.tif", tmp_path / "bands.tif"
+    png.write_bytes(tf.io.encode_png(levels).numpy())
+    tifffile.imwrite(tiff, levels, photometric="rgb")
+    tifffile.imwrite(four, np.concatenate([levels, levels[..., :1]], axis=-1), photometric="minisblack",
+                     planarconfig="contig")
+    for path in (png, tiff):
+        decoded = data.decode_levels(tf.io.read_file(str(path)), 3).numpy()
+        np.testing.assert_array_equal(np.round(decoded.astype(np.float64) * 257), levels)  # levels / 257, kept
+        assert len(np.unique(data.normalize(decoded).numpy())) == levels.size  # neighbours stay distinct
+    assert data.decode_levels(tf.io.read_file(str(four)), 4).shape == (24, 20, 4)
+    with pytest.warns(data.BadImageWarning, match=r"bands\.tif: it has 4 channel\(s\), the data needs 5"):
+        assert data.decode.check_image_files([str(four)], channels=5) == []
+
+
+@pytest.mark.slow
+def test_gray_and_four_channel_domains_train_translate_and_export(tmp_path):
+    """CycleGAN from 16-bit grey PNGs (A) to 4-band 16-bit TIFFs (B): train, translate at 16 bits, export."""
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "bands"
+    for split, count in (("train", 3), ("test", 2)):
+        for domain, channels in (("A", 1), ("B", 4)):
+            folder = root / f"{split}{domain}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                pixels = rng.integers(0, 65536, (36, 36, channels), dtype=np.uint16)
+                if channels == 1:
+                    (folder / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+                else:
+                    tifffile.imwrite(folder / f"{i}.tif", pixels, photometric="minisblack", planarconfig="contig")
+    run = tmp_path / "run"
+    assert cli.main(["train", "cyclegan", "--dataset", str(root), "--run-dir", str(run), "--image-size", "32",
+                     "--ngf", "4", "--ndf", "4", "--n-blocks", "1", "--input-channels", "1", "--output-channels", "4",
+                     "--lambda-identity", "0", "--batch-size", "1", "--steps", "2", "--no-progress"]) == 0
+    out = tmp_path / "out"
+    assert cli.main(["translate", "--run-dir", str(run), "--input", str(root / "testA"), "--output", str(out),
+                     "--output-bit-depth", "16"]) == 0
+    translated = tifffile.imread(out / "0.tif")
+    assert translated.shape == (36, 36, 4) and translated.dtype == np.uint16
+    back = tmp_path / "back"
+    assert cli.main(["translate", "--run-dir", str(run), "--direction", "BtoA", "--input", str(root / "testB"),
+                     "--output", str(back)]) == 0
+    assert image_files.read_pixels(back / "0.png")[0].shape == (36, 36, 1)
+    exported = tmp_path / "exported"
+    assert cli.main(["export", "--run-dir", str(run), "--output", str(exported), "--format", "tflite,onnx"]) == 0
+    info = json.loads((exported / "export.json").read_text())["generators"]
+    assert (info["generator_ab"]["channels_in"], info["generator_ab"]["channels_out"]) == (1, 4)
+    assert (info["generator_ba"]["channels_in"], info["generator_ba"]["channels_out"]) == (4, 1)
+
+
+def test_a_format_that_fails_to_run_leaves_no_file_and_the_record_of_those_that_passed(tmp_path, monkeypatch):
+    model = _resnet()
+
+    def broken_runtime(path, inputs):
+        raise RuntimeError("the runtime rejects an op")
+
+    monkeypatch.setitem(export.RUNNERS, "tflite", broken_runtime)
+    with pytest.raises(export.ExportError, match=r"g\.tflite \(tflite\) could not be written and run \(RuntimeError"):
+        export.export_models({"g": model}, tmp_path, "test", formats=("keras", "tflite"), size=32)
+    assert (tmp_path / "g.keras").is_file() and not (tmp_path / "g.tflite").exists()
+    assert set(json.loads((tmp_path / "export.json").read_text())["generators"]["g"]["files"]) == {"keras"}
+
+
+def test_demo_pairs_give_each_domain_its_channels_in_either_direction():
+    from tfgan_translate import data
+
+    for direction in ("AtoB", "BtoA"):
+        batch = next(iter(data.demo_paired("gray2color", direction=direction, num_examples=2, image_size=32,
+                                           batch_size=2, channels=1, channels_b=3)))
+        assert batch["a"].shape[-1] == 1 and batch["b"].shape[-1] == 3, direction
+
+
+def test_a_constant_output_is_caught_even_within_the_loose_int8_bound(tmp_path):
+    reference = np.random.default_rng(0).uniform(-0.4, 0.4, (1, 16, 16, 3)).astype(np.float32)
+    constant = np.full_like(reference, reference.mean())  # every difference under int8's 0.5
+    path = tmp_path / "g_int8.tflite"
+    path.write_bytes(b"broken")
+    with pytest.raises(export.ExportParityError, match="half the output's spread"):
+        export.check_parity("tflite-int8", reference, constant, path)
+    assert not path.exists()
+    close = reference + np.random.default_rng(1).normal(0, 0.01, reference.shape).astype(np.float32)
+    assert export.check_parity("tflite-int8", reference, close, path)["mean_abs_error"] < 0.02

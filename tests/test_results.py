@@ -114,8 +114,19 @@ def test_report_shows_samples_curves_evaluation_and_exports(run_dir, capsys):
         assert needle in text, needle
     recorded = json.loads((run_dir / "exports.json").read_text())
     assert set(recorded[0]["generators"]) == {"generator_ab", "generator_ba"}
+    assert "keras (" in text and "savedmodel (" in text  # each format with its parity figure
+    assert "by <code>tfgan-translate report</code>" in text
     eval_grid = Image.open(run_dir / "eval" / "report_step_4_samples.png")
     assert eval_grid.size[0] > 6 * 128  # input, G(x), target per direction, 128 px tiles
+
+
+def test_an_unwritable_exports_record_is_a_warning_not_a_failed_export(tmp_path):
+    from tfgan_translate.app.report import EXPORTS_FILE, record_export
+
+    (tmp_path / EXPORTS_FILE).mkdir()  # writing the record fails (an OSError, as on a read-only folder)
+    messages = []
+    assert record_export(tmp_path, tmp_path / "exported", {"generators": {}}, log=messages.append) is None
+    assert len(messages) == 1 and "the export is done" in messages[0] and EXPORTS_FILE in messages[0]
 
 
 def test_report_of_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):

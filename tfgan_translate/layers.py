@@ -38,6 +38,22 @@ def portable():
     return getattr(_PORTABLE, "on", False)
 
 
+_FIXED_STATISTICS = threading.local()
+
+
+@contextlib.contextmanager
+def fixed_instance_statistics(statistics):
+    """Inside this block, each :class:`InstanceNormalization` layer named in ``statistics``
+    (``{layer name: (mean, variance)}``, each of shape ``(C,)``) normalises with those instead of
+    its input's own: tiled translation runs tiles with the whole image's statistics."""
+    previous = getattr(_FIXED_STATISTICS, "value", None)
+    _FIXED_STATISTICS.value = statistics
+    try:
+        yield
+    finally:
+        _FIXED_STATISTICS.value = previous
+
+
 def _pair_of_pairs(padding, name):
     """Normalise ``int | (h, w) | ((top, bottom), (left, right))`` to the last form."""
     if isinstance(padding, int):
@@ -138,7 +154,11 @@ class InstanceNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         n, h, w, c = inputs.shape
-        if n is not None and None not in (h, w, c) and h * w * c >= self.FUSED_MIN_ELEMENTS and not portable():
+        fixed = (getattr(_FIXED_STATISTICS, "value", None) or {}).get(self.name)
+        if fixed is not None:
+            mean, variance = (ops.cast(ops.reshape(v, (1, 1, 1, -1)), "float32") for v in fixed)
+            y = (ops.cast(inputs, "float32") - mean) * ops.rsqrt(variance + self.epsilon)
+        elif n is not None and None not in (h, w, c) and h * w * c >= self.FUSED_MIN_ELEMENTS and not portable():
             # Instance norm is batch norm in training mode over one sample.
             samples = [inputs] if n == 1 else ops.split(inputs, n, axis=0)
             y = ops.concatenate([training_batch_norm(x, self.epsilon) for x in samples], axis=0)

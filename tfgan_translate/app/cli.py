@@ -92,7 +92,7 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch, direction):
 
     config = trainer.config
     source = evaluation.evaluation_source(trainer.family, args.dataset, config.image_size, direction="AtoB",
-                                          data_dir=args.data_dir, trained_direction=direction)
+                                          data_dir=args.data_dir, trained_direction=direction, config=config)
     if args.eval_metrics:
         names = args.eval_metrics.split(",")
     elif source.paired:
@@ -208,7 +208,7 @@ def _run_train(args):
     if distribute.is_chief(strategy):
         from .report import write_report
 
-        print(f"report: {write_report(run_dir)}")
+        print(f"report: {write_report(run_dir, writer='tfgan-translate train')}")
     return 130 if result.interrupted else 0
 
 
@@ -241,6 +241,12 @@ def _add_translate(subparsers):
                         help="also write OUTPUT/index.html: every input beside its translation (open it in a browser)")
     parser.add_argument("--grid", metavar="FILE.png",
                         help=f"also write a labelled input | translation grid of the first {GRID_EXAMPLES} images")
+    parser.add_argument("--tile", type=int, metavar="PX",
+                        help="translate images larger than PX x PX tile by tile (for images too large for memory), "
+                        "with the whole image's instance-norm statistics, so tiles leave no seams")
+    parser.add_argument("--tile-halo", type=int, metavar="PX",
+                        help="context around each tile (default: twice the generator's receptive radius, which makes "
+                        "the result the untiled one; at most the tile)")
     parser.add_argument("--output-bit-depth", type=int, choices=(8, 16), default=8,
                         help="bits per sample of the outputs (16 keeps a 16-bit input's levels; default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
@@ -266,6 +272,10 @@ def _check_translate_pages(args):
 def _run_translate(args):
     from . import inference, outputs, runs
 
+    if args.tile is not None and args.tile < 16:
+        raise UsageError(f"--tile must be at least 16 pixels, got {args.tile}")
+    if args.tile_halo is not None and (args.tile is None or args.tile_halo < 0):
+        raise UsageError("--tile-halo needs --tile and a number of pixels >= 0")
     inputs = inference.list_inputs(args.input)
     outputs.check_folder(args.output, "--output", create=False)
     _check_translate_pages(args)
@@ -279,7 +289,7 @@ def _run_translate(args):
         runs.refuse_generative(family)
         model = runs.generator_for_direction(family, generators, args.direction)
     written, skipped = inference.translate_files(model, inputs, args.output, args.overwrite,
-                                                 bit_depth=args.output_bit_depth)
+                                                 bit_depth=args.output_bit_depth, tile=args.tile, halo=args.tile_halo)
     if not written:
         print(f"tfgan-translate translate: nothing was translated: none of the {len(inputs)} input(s) could be read "
               f"and translated (see above); --input {args.input}", file=sys.stderr)
@@ -335,7 +345,7 @@ def _run_export(args):
     try:
         record = export.export_models(generators, args.output, family.name, formats=formats, size=size,
                                       overwrite=args.overwrite)
-    except export.ExportParityError as error:
+    except export.ExportError as error:
         print(f"tfgan-translate export: {error}", file=sys.stderr)
         return 1
     print(f"exported {', '.join(generators)} as {', '.join(formats)} into {args.output} (see export.json)")

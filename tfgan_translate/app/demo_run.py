@@ -112,7 +112,7 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, names=DEFAUL
                                  if key in earlier.get(name, {})}, already_trained=True)
         if demo.quality is not None:
             report[name].update(demo.quality(trainer))
-        report[name]["report"] = str(write_report(run_dir))
+        report[name]["report"] = str(write_report(run_dir, writer="tfgan-translate demo"))
     _save_report(report_path, earlier, report)
     _print_report(report, output)
     return report

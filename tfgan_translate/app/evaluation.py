@@ -38,12 +38,22 @@ FID_PROTOCOL = (
 
 
 def evaluation_source(family, dataset, image_size, batch_size=16, direction="AtoB", data_dir=None, strict=False,
-                      trained_direction="AtoB"):
+                      trained_direction="AtoB", config=None):
     """The held-out split of ``dataset`` (a ``--dataset`` value) for ``family``'s generator of
     ``direction`` in a run trained with the data direction ``trained_direction``
-    (``data.resolve(...).heldout_for``); see the module docstring."""
+    (``data.resolve(...).heldout_for``), at the channels of ``config``'s domains; see the module
+    docstring."""
     source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
-    return source.heldout_for(direction, trained_direction, image_size=image_size, batch_size=batch_size)
+    return source.heldout_for(direction, trained_direction, image_size=image_size, batch_size=batch_size,
+                              channels=_channels(config, direction))
+
+
+def _channels(config, direction):
+    """``(input, target)`` channels of the generator of ``direction`` (3 and 3 without a config)."""
+    if config is None or not hasattr(config, "input_channels"):
+        return 3
+    pair = (config.input_channels, config.output_channels)
+    return pair if direction == "AtoB" else pair[::-1]
 
 
 def _take(batches, max_images):
@@ -216,7 +226,7 @@ def make_evaluator(dataset, family, config, metrics=None, direction="AtoB", ince
     directions = _directions(direction, family)
     check_direction(trained_direction)
     sources = {d: evaluation_source(family, dataset, config.image_size, batch_size, d, data_dir, strict,
-                                    trained_direction)
+                                    trained_direction, config)
                for d in directions}
     paired = all(s.paired for s in sources.values())
     names = check_metrics(metrics or default_metrics(paired, weights or features), paired)

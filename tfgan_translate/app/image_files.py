@@ -37,25 +37,17 @@ def _png_bit_depth(path):
     return header[24]
 
 
-def _read_tiff(path):
-    import tifffile
-
-    array = tifffile.imread(path)
-    if array.ndim == 2:
-        array = array[..., None]
-    elif array.ndim == 3 and array.shape[0] < min(array.shape[1:]) and array.shape[0] <= 16 < array.shape[-1]:
-        array = np.moveaxis(array, 0, -1)  # planar (C, H, W) storage
-    if array.ndim != 3:
-        raise ValueError(f"{path} is a TIFF of shape {array.shape}; expected one image (H, W) or (H, W, C)")
-    return array
-
-
 def read_pixels(path):
     """``(array (H, W, C), peak)`` of an image file: integers up to ``peak`` (255 or 65535) or floats
     in [0, 1] (``peak`` 1.0), at the file's own depth and channels."""
     path = Path(path)
     if path.suffix.lower() in TIFF_SUFFIXES:
-        array = _read_tiff(path)
+        from ..data.decode import read_tiff
+
+        try:
+            array = read_tiff(path)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
     elif _png_bit_depth(path) == 16:
         import tensorflow as tf
 
@@ -126,12 +118,16 @@ def read_image(path, channels):
 
 
 def quantize(array, bit_depth=8):
-    """Float ``(H, W, C)`` in [-1, 1] -> ``uint8`` or ``uint16`` pixels (round to nearest)."""
+    """Float ``(H, W, C)`` in [-1, 1] -> ``uint8`` or ``uint16`` pixels (round to nearest; 8 bits
+    exactly as ``data.to_uint8``, which training's sample grids and ``serve`` use too)."""
     if bit_depth not in BIT_DEPTHS:
         raise ValueError(f"--output-bit-depth must be 8 or 16, got {bit_depth}")
-    peak = 255 if bit_depth == 8 else 65535
-    levels = np.round((np.clip(np.asarray(array, np.float64), -1, 1) + 1) / 2 * peak)
-    return levels.astype(np.uint8 if bit_depth == 8 else np.uint16)
+    if bit_depth == 8:
+        from ..data.preprocess import to_uint8
+
+        return to_uint8(np.asarray(array, np.float32)).numpy()
+    levels = np.round((np.clip(np.asarray(array, np.float64), -1, 1) + 1) / 2 * 65535)
+    return levels.astype(np.uint16)
 
 
 def write_image(array, path, bit_depth=8):
@@ -142,8 +138,9 @@ def write_image(array, path, bit_depth=8):
     if path.suffix.lower() in TIFF_SUFFIXES:
         import tifffile
 
-        tifffile.imwrite(path, pixels[..., 0] if pixels.shape[-1] == 1 else pixels,
-                         photometric="minisblack" if pixels.shape[-1] != 3 else "rgb")
+        tifffile.imwrite(path, pixels[..., 0] if pixels.shape[-1] == 1 else pixels,  # one page of C samples
+                         photometric="minisblack" if pixels.shape[-1] != 3 else "rgb",
+                         planarconfig="contig" if pixels.shape[-1] > 1 else None)
     elif bit_depth == 16:
         import tensorflow as tf
 

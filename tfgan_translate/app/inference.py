@@ -23,8 +23,11 @@ PAD_LIMIT = 16
 
 
 def size_multiple(model):
-    """2 ** (number of stride-2 convolutions): what the model's height and width must divide by."""
-    strided = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and layer.strides == (2, 2)]
+    """2 ** (number of stride-2 downsamplings: convolutions, and CUT's anti-aliased blur-pools): what
+    the model's height and width must divide by."""
+    strided = [layer for layer in model.layers
+               if (isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, keras.layers.Conv2DTranspose)
+                   and layer.strides == (2, 2)) or isinstance(layer, layers.BlurPool2D)]
     return 2 ** len(strided)
 
 
@@ -138,9 +141,10 @@ def list_inputs(path):
     return files
 
 
-def translate_files(model, inputs, output_dir, overwrite=False, log=print, bit_depth=8):
+def translate_files(model, inputs, output_dir, overwrite=False, log=print, bit_depth=8, tile=None, halo=None):
     """Translate every input image into ``output_dir/<stem>.png`` (``.tif`` for outputs of other
-    than 1 or 3 channels) at the input's size, with ``bit_depth`` bits per sample.
+    than 1 or 3 channels) at the input's size, with ``bit_depth`` bits per sample; with ``tile``,
+    images larger than a tile go tile by tile (:mod:`.tiles`, the whole image's statistics).
 
     Refuses (before writing anything) when an output exists, unless ``overwrite``;
     unreadable images are skipped with a message naming them. Returns
@@ -165,7 +169,12 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print, bit_d
             skipped.append(src)
             continue
         try:
-            translated = translate_array(model, image)
+            if tile:
+                from .tiles import translate_tiled
+
+                translated = translate_tiled(model, image, tile=tile, halo=halo)
+            else:
+                translated = translate_array(model, image)
         except (tf.errors.OpError, ValueError) as error:  # e.g. channels the generator does not take
             log(f"skipped {src}: could not be translated ({first_line(error)})")
             skipped.append(src)

@@ -93,13 +93,20 @@ def _read_json(path):
         return None
 
 
-def record_export(run_dir, output, info):
-    """Append an export (its folder and ``export.json`` contents) to ``RUN/exports.json``."""
+def record_export(run_dir, output, info, log=print):
+    """Append an export (its folder and ``export.json`` contents) to ``RUN/exports.json``; a run
+    folder that cannot be written (read-only, a full disk) only costs the report its entry, said
+    in one line: the export itself is done. Returns the path, or ``None`` when it was not written."""
     path = Path(run_dir) / EXPORTS_FILE
     records = _read_json(path) if path.exists() else []
     records = [r for r in (records or []) if r.get("path") != str(output)]
     records.append({"path": str(output), "written": datetime.datetime.now().isoformat(timespec="seconds"), **info})
-    path.write_text(json.dumps(records, indent=2) + "\n")
+    try:
+        path.write_text(json.dumps(records, indent=2) + "\n")
+    except OSError as error:
+        log(f"warning: the export is done, but {path} could not be written ({error.strerror or error}); "
+            "the run's report will not list it")
+        return None
     return path
 
 
@@ -212,13 +219,17 @@ def _exports_section(page, run_dir):
         generators = record.get("generators") if isinstance(record.get("generators"), dict) else {}
         for name, info in generators.items() or [("", {})]:
             info = info if isinstance(info, dict) else {}
-            rows.append((record["path"], name, info.get("channels_in"), info.get("channels_out"),
+            files = info.get("files") or {}
+            formats = ", ".join(f"{fmt} ({entry.get('max_abs_error', float('nan')):.1g})" for fmt, entry in files.items()
+                                if isinstance(entry, dict))
+            rows.append((record["path"], name, formats, info.get("channels_in"), info.get("channels_out"),
                          info.get("size_multiple"), "present" if Path(record["path"]).exists() else "missing",
                          record.get("written", "")))
-    page.table(("folder", "generator", "channels in", "channels out", "size multiple", "on disk", "written"), rows)
+    page.table(("folder", "generator", "formats (max difference to Keras)", "channels in", "channels out",
+                "size multiple", "on disk", "written"), rows)
 
 
-def write_report(run_dir, output=None):
+def write_report(run_dir, output=None, writer="tfgan-translate report"):
     """Write ``RUN/report.html`` (or ``output``) for the run folder ``run_dir``; returns its path.
 
     The loss curves are drawn into ``RUN/report/``; everything else the page shows is linked
@@ -266,7 +277,7 @@ def write_report(run_dir, output=None):
     summary = (f"<p>Run folder <code>{html.escape(str(run_dir.resolve()))}</code>"
                + (f", samples up to step {max(steps)}" if steps else "")
                + f". Written {datetime.datetime.now().isoformat(timespec='seconds')} by "
-               "<code>tfgan-translate report</code>.</p>")
+               f"<code>{html.escape(writer)}</code>.</p>")
     document = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
                 f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
                 f"<h1>{html.escape(title)}</h1>\n{summary}\n" + "\n".join(page.parts) + "\n</body></html>\n")

@@ -17,7 +17,12 @@ def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None
     (``data.resolve``; each epoch's batches are a function of the seed)."""
     family = families.get(family) if isinstance(family, str) else family
     source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
-    channels = config.channels if family.data == "labels" else None
+    if family.data == "labels":
+        channels = config.channels
+    elif hasattr(config, "input_channels"):
+        channels = (config.input_channels, config.output_channels)
+    else:
+        channels = None
     return source.training(config.image_size, config.batch_size, config.seed, direction, channels)
 
 

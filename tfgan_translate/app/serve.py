@@ -12,8 +12,8 @@ Gradio is an install extra (``pip install 'tfgan_translate[app]'``); nothing els
 import os
 
 
-from ..data.preprocess import to_uint8
 from . import inference
+from .image_files import quantize
 
 API_NAME = "translate"  # the endpoint a client calls: Client(url).predict(image, direction, api_name="/translate")
 
@@ -57,12 +57,14 @@ def translate_upload(models, path, direction):
     if direction not in models:
         raise ValueError(f"this model translates {' and '.join(models)}, not {direction!r}")
     generator = models[direction]
+    import tensorflow as tf
+
     try:
         image = inference.read_image(path, generator.input_shape[-1])
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, OSError, ValueError, tf.errors.OpError):
         raise ValueError(f"{os.path.basename(str(path))} is not an image this app can read; upload a PNG, JPEG, "
                          "WebP, BMP or TIFF file") from None
-    pixels = to_uint8(inference.translate_array(generator, image)).numpy()
+    pixels = quantize(inference.translate_array(generator, image))  # translate's 8-bit rounding
     return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
 
 

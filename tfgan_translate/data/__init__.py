@@ -21,7 +21,7 @@ Example:
     >>> images = data.to_uint8(next(iter(ds))["a"])  # back to displayable pixels
 """
 
-from tfgan_translate.data.decode import BadImageError, BadImageWarning, decode_image
+from tfgan_translate.data.decode import BadImageError, BadImageWarning, decode_image, decode_levels
 from tfgan_translate.data.demo import demo_paired, demo_unpaired, psnr
 from tfgan_translate.data.folders import (
     FolderLayoutError,
@@ -38,6 +38,6 @@ __all__ = [
     "tfds_unpaired", "unaligned_folder", "aligned_folder", "single_folder",
     "demo_paired", "demo_unpaired", "resolve", "DataSource", "HeldOut",
     "Options", "PREPROCESS_MODES",
-    "normalize", "denormalize", "to_uint8", "psnr", "decode_image",
+    "normalize", "denormalize", "to_uint8", "psnr", "decode_image", "decode_levels",
     "BadImageError", "BadImageWarning", "FolderLayoutError",
 ]

@@ -37,10 +37,10 @@ import tensorflow as tf
 
 from tfgan_translate.data.options import make_options
 from tfgan_translate.data.pipeline import (
+    channels_of,
     check_direction,
     finish,
     image_stream,
-    swap_ab,
     zip_unpaired,
 )
 
@@ -80,9 +80,9 @@ def demo_paired(task="edges2photo", split="train", direction="AtoB", num_example
     check_direction(direction)
     o = make_options(options, default_crop_size=64, training=split == "train")
     sketch, photos = _paired_arrays(task, split, _count(split, num_examples), o.crop_size)
+    if direction == "BtoA":  # before the stream, so that each key gets its own channel count
+        sketch, photos = photos, sketch
     ds = _stream({"a": sketch, "b": photos}, o, keys=("a", "b"))
-    if direction == "BtoA":
-        ds = swap_ab(ds)
     return finish(ds, len(photos), o)
 
 
@@ -178,10 +178,11 @@ def _stream(arrays, o, keys, stream=0, source=""):
     count = len(next(iter(arrays.values())))
     items = tf.data.Dataset.from_tensor_slices(arrays)
 
+    if {channels_of(k, o) for k in keys} - {1, 3}:
+        raise ValueError("the demo datasets are RGB: channels 1 or 3 only")
+
     def load(example):
-        if o.channels == 1:
-            return {k: tf.image.rgb_to_grayscale(v) for k, v in example.items()}
-        return example
+        return {k: tf.image.rgb_to_grayscale(v) if channels_of(k, o) == 1 else v for k, v in example.items()}
 
     return image_stream(items, count, load, o, keys=keys, stream=stream, source=source)
 

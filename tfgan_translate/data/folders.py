@@ -15,13 +15,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfgan_translate.data.decode import check_image_files, decode_image
+from tfgan_translate.data.decode import check_image_files, decoder_for
 from tfgan_translate.data.options import make_options
 from tfgan_translate.data.pipeline import (
+    channels_of,
     check_direction,
     finish,
     image_stream,
-    swap_ab,
     zip_unpaired,
 )
 
@@ -64,11 +64,11 @@ def unaligned_folder(root, split="train", direction="AtoB", **options) -> tf.dat
             raise FolderLayoutError(
                 f"missing folder {folder} (found subfolders: {found or 'none'}); "
                 f"expected {UNALIGNED_LAYOUT}")
-        paths = [c.path for c in _readable_images(folder, o.strict, UNALIGNED_LAYOUT)]
+        paths = [c.path for c in _readable_images(folder, o.strict, UNALIGNED_LAYOUT, channels_of(key, o))]
         items = tf.data.Dataset.from_tensor_slices(paths)
 
-        def load(path, key=key):
-            return {key: decode_image(tf.io.read_file(path), o.channels)}
+        def load(path, key=key, decode=decoder_for(paths, channels_of(key, o))):
+            return {key: decode(tf.io.read_file(path), channels_of(key, o))}
 
         streams.append(image_stream(items, len(paths), load, o, keys=(key,), stream=stream,
                                     source=folder.name))
@@ -89,7 +89,12 @@ def aligned_folder(path, direction="AtoB", **options) -> tf.data.Dataset:
     """
     check_direction(direction)
     o = make_options(options)
-    checks = _readable_images(path, o.strict, ALIGNED_LAYOUT)
+    both = {channels_of("a", o), channels_of("b", o)}
+    decoded = 3 if both == {1, 3} else both.pop() if len(both) == 1 else None
+    if decoded is None:
+        raise ValueError(f"{path}: A|B images hold one channel count for both halves; got channels "
+                         f"{channels_of('a', o)} and {channels_of('b', o)} (only 1 and 3 convert into each other)")
+    checks = _readable_images(path, o.strict, ALIGNED_LAYOUT, decoded)
     odd = [c for c in checks if c.width % 2]
     if odd:
         first = odd[0]
@@ -98,16 +103,20 @@ def aligned_folder(path, direction="AtoB", **options) -> tf.data.Dataset:
             f"into two equal halves ({len(odd)} such image(s) in {path}); expected "
             f"{ALIGNED_LAYOUT}")
     paths = [c.path for c in checks]
+    left, right = ("a", "b") if direction == "AtoB" else ("b", "a")
+
+    def half(image, key):
+        return tf.image.rgb_to_grayscale(image) if channels_of(key, o) == 1 and decoded == 3 else image
+
+    decode = decoder_for(paths, decoded)
 
     def load(file):
-        image = decode_image(tf.io.read_file(file), o.channels)
-        half = tf.shape(image)[1] // 2
-        return {"a": image[:, :half], "b": image[:, half:]}
+        image = decode(tf.io.read_file(file), decoded)
+        middle = tf.shape(image)[1] // 2
+        return {left: half(image[:, :middle], left), right: half(image[:, middle:], right)}
 
     items = tf.data.Dataset.from_tensor_slices(paths)
     ds = image_stream(items, len(paths), load, o, keys=("a", "b"))
-    if direction == "BtoA":
-        ds = swap_ab(ds)
     return finish(ds, len(paths), o)
 
 
@@ -123,11 +132,13 @@ def single_folder(path, **options) -> tf.data.Dataset:
         ...     fake = generator(batch["a"]); names = batch["path"]
     """
     o = make_options(options, training=False)
-    paths = [c.path for c in _readable_images(path, o.strict, SINGLE_LAYOUT)]
+    paths = [c.path for c in _readable_images(path, o.strict, SINGLE_LAYOUT, o.channels)]
     items = tf.data.Dataset.from_tensor_slices(paths)
 
+    decode = decoder_for(paths, o.channels)
+
     def load(file):
-        return {"a": decode_image(tf.io.read_file(file), o.channels), "path": file}
+        return {"a": decode(tf.io.read_file(file), o.channels), "path": file}
 
     return finish(image_stream(items, len(paths), load, o), len(paths), o)
 
@@ -152,8 +163,8 @@ def list_image_files(folder, layout=SINGLE_LAYOUT) -> list[str]:
     return files
 
 
-def _readable_images(folder, strict, layout):
-    checks = check_image_files(list_image_files(folder, layout), strict=strict)
+def _readable_images(folder, strict, layout, channels=3):
+    checks = check_image_files(list_image_files(folder, layout), strict=strict, channels=channels)
     if not checks:
         raise FolderLayoutError(
             f"image folder {folder} has no readable image (every file failed to decode, "

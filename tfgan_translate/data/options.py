@@ -44,7 +44,10 @@ class Options:
             ``load_size`` is taken as ``crop_size`` (so ``resize_and_crop`` resizes straight to
             crop_size), crops are central and there is no mirror. Entry points with a
             ``split`` default it to ``split == "train"``.
-        channels: 3 (RGB) or 1 (grayscale) output channels.
+        channels: channels of the images (of ``"a"`` when ``channels_b`` is given): 3 (RGB) or 1
+            (grayscale), converted from whatever the files hold; any other count (e.g. 4-band
+            multispectral TIFFs) must be what the files hold.
+        channels_b: channels of the ``"b"`` images (default: ``channels``).
 
     Order and speed:
         batch_size; drop_remainder (default ``training``, so every training batch has the
@@ -75,6 +78,7 @@ class Options:
     flip: bool = True
     training: bool = True
     channels: int = 3
+    channels_b: int | None = None
     shuffle: bool | None = None
     shuffle_buffer: int | None = None
     seed: int | None = None
@@ -106,14 +110,15 @@ class Options:
             raise ValueError(
                 f"load_size={load} is smaller than crop_size={crop}: preprocess "
                 f"{self.preprocess!r} resizes to load_size and then crops crop_size from it")
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        _check_positive_int("channels", self.channels)
+        if self.channels_b is not None:
+            _check_positive_int("channels_b", self.channels_b)
         if self.shuffle_buffer is not None:
             _check_positive_int("shuffle_buffer", self.shuffle_buffer)
         deterministic = not self.training if self.deterministic is None else self.deterministic
         seed = 0 if self.seed is None and self.deterministic else self.seed
         return dataclasses.replace(
-            self, crop_size=crop, image_size=None, load_size=load, seed=seed,
+            self, crop_size=crop, channels_b=self.channels if self.channels_b is None else self.channels_b, image_size=None, load_size=load, seed=seed,
             deterministic=bool(deterministic),
             shuffle=self.training if self.shuffle is None else bool(self.shuffle),
             drop_remainder=(self.training if self.drop_remainder is None

@@ -1,7 +1,7 @@
 """The ``tf.data`` assembly every source shares: shuffle, decode, cache, jitter, batch.
 
 A source supplies a dataset of cheap *items* (file paths, encoded bytes, small arrays)
-plus a ``load`` function turning one item into a dict of ``uint8`` images. Shuffling
+plus a ``load`` function turning one item into a dict of images (levels 0-255). Shuffling
 happens on items, before decoding, so a full-dataset shuffle buffer costs almost no
 memory; decoding and jitter run in parallel maps; each example is zipped with its own
 random seed so that jitter is stateless and reproducible under any parallelism.
@@ -22,7 +22,7 @@ def image_stream(items, count, load, options: Options, keys=("a",), stream=0, so
 
     Args:
         items: ``tf.data.Dataset`` of items (``count`` of them).
-        load: item -> dict of ``uint8 [H, W, C]`` images under ``keys`` (other entries,
+        load: item -> dict of ``[H, W, C]`` images of levels 0-255 under ``keys`` (other entries,
             such as a file path, pass through).
         options: resolved :class:`Options`.
         keys: images transformed *together* (same crop, same mirror), e.g. a pix2pix pair.
@@ -53,10 +53,19 @@ def _augment(example, seed, o, keys):
     joined = transform(joined, o, seed)
     side = o.crop_size if o.preprocess in _CROPPING_MODES else None
     out = dict(example)
-    for i, key in enumerate(keys):
-        part = joined[..., i * o.channels:(i + 1) * o.channels]
-        out[key] = tf.ensure_shape(normalize(part), [side, side, o.channels])
+    start = 0
+    for key in keys:
+        channels = channels_of(key, o)
+        part = joined[..., start:start + channels]
+        start += channels
+        out[key] = tf.ensure_shape(normalize(part), [side, side, channels])
     return out
+
+
+def channels_of(key, options):
+    """The channel count of the images under ``key``: ``channels_b`` for domain B's (``"b"``,
+    ``"b_true"``), ``channels`` for the others."""
+    return options.channels_b if key == "b" or key.startswith("b_") else options.channels
 
 
 def zip_unpaired(stream_a, count_a, stream_b, count_b):
@@ -93,11 +102,6 @@ def finish(ds, count, options: Options):
     tf_options = tf.data.Options()
     tf_options.deterministic = o.deterministic
     return ds.with_options(tf_options)
-
-
-def swap_ab(ds):
-    """Exchange the ``"a"`` and ``"b"`` entries of every example (direction ``BtoA``)."""
-    return ds.map(lambda x: {**x, "a": x["b"], "b": x["a"]})
 
 
 def check_direction(direction):

@@ -122,6 +122,13 @@ class DataSource:
 
     def _maker(self, image_size, batch_size, direction, channels):
         options = dict(image_size=image_size, batch_size=batch_size, deterministic=True)
+        if isinstance(channels, tuple):  # (input, output) channels of a translating family's images
+            if channels != (3, 3) and self.origin not in ("domains", "pairs"):
+                if set(channels) - {1, 3}:
+                    raise ValueError(f"--dataset {self.value} is RGB; channels other than 1 and 3 (got "
+                                     f"{channels[0]} -> {channels[1]}) need image folders that hold them")
+            options.update(channels=channels[0], channels_b=channels[1])
+            channels = None
         path = Path(self.value)
         if self.origin == "digits":
             check_direction(direction)
@@ -171,12 +178,16 @@ class DataSource:
     # -- held out ------------------------------------------------------------------------
 
     def heldout(self, image_size, batch_size=16, direction="AtoB", channels=3):
-        """The held-out split for translating ``direction`` (``AtoB``: a -> b), at ``image_size``."""
+        """The held-out split for translating ``direction`` (``AtoB``: a -> b), at ``image_size``;
+        ``channels`` is one count or the ``(input, target)`` pair."""
         check_direction(direction)
         if self.origin == "digits":
             raise ValueError(f"--dataset {self.value}: digits have no held-out translation to score; "
                              "the class-conditional families are scored by their demo's classifier")
         options = dict(image_size=image_size, batch_size=batch_size, training=False, drop_remainder=False)
+        channels_in, channels_out = channels if isinstance(channels, tuple) else (channels, channels)
+        if self.origin == "demo":
+            options.update(channels=channels_in, channels_b=channels_out)
         value, path = self.value, Path(self.value)
         if self.origin == "demo" and value in DEMO_TASKS:
             return HeldOut(value, "test", True,
@@ -184,7 +195,8 @@ class DataSource:
         if self.origin == "demo":  # the test split pairs each input with its true translation
             return HeldOut(value, "test", True, pairs=lambda: demo_unpaired("test", direction, **options).map(
                 lambda x: {"a": x["a"], "b": x["b_true"]}))
-        folder_options = dict(options, channels=channels, strict=self.strict)
+        folder_options = dict(options, channels=channels_in, channels_b=channels_out, strict=self.strict)
+        target_options = dict(folder_options, channels=channels_out)
         domains = ("testA", "testB") if direction == "AtoB" else ("testB", "testA")
         if self.origin == "domains":
             missing = [d for d in domains if not (path / d).is_dir()]
@@ -194,16 +206,17 @@ class DataSource:
             source, target = (path / d for d in domains)
             return HeldOut(value, "/".join(domains), False,
                            inputs=lambda: single_folder(source, **folder_options).map(lambda x: x["a"]),
-                           targets=lambda: single_folder(target, **folder_options).map(lambda x: x["a"]))
+                           targets=lambda: single_folder(target, **target_options).map(lambda x: x["a"]))
         if self.origin == "pairs":
             split = next((s for s in ("test", "val") if (path / s).is_dir()), None)
             folder = path / split if split else path
             return HeldOut(value, split or path.name, True,
                            pairs=lambda: aligned_folder(folder, direction, **folder_options))
-        tfds_options = {k: v for k, v in folder_options.items() if k != "strict"}
+        tfds_options = {k: v for k, v in folder_options.items() if k not in ("strict", "channels_b")}
         return HeldOut(value, "/".join(domains), False,
                        inputs=lambda: tfds_split_images(value, domains[0], self.data_dir, **tfds_options),
-                       targets=lambda: tfds_split_images(value, domains[1], self.data_dir, **tfds_options))
+                       targets=lambda: tfds_split_images(value, domains[1], self.data_dir,
+                                                         **dict(tfds_options, channels=channels_out)))
 
     def heldout_for(self, direction, trained_direction="AtoB", **options):
         """The held-out split for a generator that translates ``direction`` of a run trained

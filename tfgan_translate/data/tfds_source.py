@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfgan_translate.data.decode import decode_image
 from tfgan_translate.data.demo import DEMO_DATASETS
 from tfgan_translate.data.options import make_options
-from tfgan_translate.data.pipeline import check_direction, finish, image_stream, zip_unpaired
+from tfgan_translate.data.pipeline import channels_of, check_direction, finish, image_stream, zip_unpaired
 
 
 def tfds_unpaired(name, split="train", direction="AtoB", data_dir=None, download=True,
@@ -56,7 +56,7 @@ def tfds_unpaired(name, split="train", direction="AtoB", data_dir=None, download
             raise ValueError(f"tfds split {full_name}:{split}{domains[stream]} is empty")
 
         def load(example, key=key):
-            return {key: decode_image(example["image"], o.channels)}
+            return {key: decode_image(example["image"], channels_of(key, o))}
 
         streams.append(image_stream(source, count, load, o, keys=(key,), stream=stream,
                                     source=f"{split}{domains[stream]}"))
