@@ -16,42 +16,37 @@ import tensorflow as tf
 from keras import ops
 
 
-_PORTABLE = threading.local()
+_TRACING = threading.local()  # options our layers read while a graph is traced (this thread only)
 
 
 @contextlib.contextmanager
+def _while_tracing(name, value):
+    previous = getattr(_TRACING, name, None)
+    setattr(_TRACING, name, value)
+    try:
+        yield
+    finally:
+        setattr(_TRACING, name, previous)
+
+
 def portable_ops():
     """While tracing inside this block, our layers use only ops that TFLite's and ONNX's converters
     take (plain transposed convolutions and the instance-norm formula instead of explicitly padded
     transposed convolutions and training-mode fused batch norm): the same values, other kernels.
     Export traces its graphs here; training and ``translate`` keep the faster ops."""
-    previous = getattr(_PORTABLE, "on", False)
-    _PORTABLE.on = True
-    try:
-        yield
-    finally:
-        _PORTABLE.on = previous
+    return _while_tracing("portable", True)
 
 
 def portable():
     """Whether the graph being traced must be convertible (see :func:`portable_ops`)."""
-    return getattr(_PORTABLE, "on", False)
+    return bool(getattr(_TRACING, "portable", None))
 
 
-_FIXED_STATISTICS = threading.local()
-
-
-@contextlib.contextmanager
 def fixed_instance_statistics(statistics):
     """Inside this block, each :class:`InstanceNormalization` layer named in ``statistics``
     (``{layer name: (mean, variance)}``, each of shape ``(C,)``) normalises with those instead of
     its input's own: tiled translation runs tiles with the whole image's statistics."""
-    previous = getattr(_FIXED_STATISTICS, "value", None)
-    _FIXED_STATISTICS.value = statistics
-    try:
-        yield
-    finally:
-        _FIXED_STATISTICS.value = previous
+    return _while_tracing("statistics", statistics)
 
 
 def _pair_of_pairs(padding, name):
@@ -154,7 +149,7 @@ class InstanceNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         n, h, w, c = inputs.shape
-        fixed = (getattr(_FIXED_STATISTICS, "value", None) or {}).get(self.name)
+        fixed = (getattr(_TRACING, "statistics", None) or {}).get(self.name)
         if fixed is not None:
             mean, variance = (ops.cast(ops.reshape(v, (1, 1, 1, -1)), "float32") for v in fixed)
             y = (ops.cast(inputs, "float32") - mean) * ops.rsqrt(variance + self.epsilon)
