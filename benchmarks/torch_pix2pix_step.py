@@ -1,6 +1,6 @@
 """PyTorch baseline for the pix2pix train step, for side-by-side timing on the same CPU.
 
-    python benchmarks/torch_pix2pix_step.py [size] [steps]
+    python benchmarks/torch_pix2pix_step.py [size] [steps] [--bf16] [--channels-last]
 
 The reference layout (Isola et al. 2017, and the authors' PyTorch code's defaults): ``unet_256``
 generator (at other sizes a U-Net of depth log2(size), as ours) with batch norm and dropout 0.5
@@ -12,9 +12,11 @@ torch (``train_step.py --torch`` makes one); the package never imports torch for
 
 Prints the torch version line, the parameter counts (54,413,955 and 2,768,705, as the
 reference), and ``first_step_s S step_s S img_per_s N``, the format of
-``../shared/bench/torch_cyclegan_step.py``.
+``../shared/bench/torch_cyclegan_step.py``, whose flags it takes: ``--bf16`` runs the step under
+``torch.autocast("cpu", dtype=torch.bfloat16)`` and ``--channels-last`` stores models and inputs NHWC.
 """
 
+import contextlib
 import sys
 import time
 
@@ -67,16 +69,28 @@ def patchgan(in_channels=6, ndf=64):
 
 
 def main():
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else 256
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    flags = {arg for arg in sys.argv[1:] if arg.startswith("--")}
+    args = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    bf16, channels_last = "--bf16" in flags, "--channels-last" in flags
+    size = int(args[0]) if args else 256
+    steps = int(args[1]) if len(args) > 1 else 5
     torch.manual_seed(0)
     generator, discriminator = unet(size.bit_length() - 1), patchgan()
     g_opt = torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.999))
     bce, l1 = nn.BCEWithLogitsLoss(), nn.L1Loss()
     a, b = torch.randn(1, 3, size, size), torch.randn(1, 3, size, size)
+    if channels_last:
+        for model in (generator, discriminator):
+            model.to(memory_format=torch.channels_last)
+        a, b = (x.contiguous(memory_format=torch.channels_last) for x in (a, b))
+    precision = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
 
     def step():
+        with precision():
+            return optimize()
+
+    def optimize():
         fake = generator(a)
         for p in discriminator.parameters():
             p.requires_grad_(True)
@@ -102,7 +116,8 @@ def main():
     for _ in range(steps):
         step()
     per_step = (time.time() - started) / steps
-    print(f"torch {torch.__version__} threads={torch.get_num_threads()} size={size} pix2pix unet_{size}")
+    print(f"torch {torch.__version__} threads={torch.get_num_threads()} size={size} pix2pix unet_{size} "
+          f"bf16={bf16} channels_last={channels_last}")
     print(f"G params {sum(p.numel() for p in generator.parameters())} "
           f"D params {sum(p.numel() for p in discriminator.parameters())}")
     print(f"first_step_s {first:.2f} step_s {per_step:.3f} img_per_s {1 / per_step:.3f}")

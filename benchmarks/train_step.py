@@ -2,6 +2,7 @@
 
     python benchmarks/train_step.py --model cyclegan --size 256 [--precision mixed_bfloat16] [--torch] [--data]
     python benchmarks/train_step.py --all      # both models, 256 and 64 px, float32 and bf16, with torch
+    python benchmarks/train_step.py --compare [--models cyclegan,pix2pix] [--size 256] [--rounds 2]
 
 Prints, for the paper's configuration (CycleGAN resnet_9blocks + 70x70 PatchGANs with identity
 loss; pix2pix unet_256 + conditional PatchGAN) at batch 1:
@@ -24,7 +25,13 @@ run, decoded with the training jitter): ``pipeline_images_per_s`` (the pipeline 
 With ``--torch`` it also runs the PyTorch reference step of the same model
 (``../shared/bench/torch_cyclegan_step.py``, or ``benchmarks/torch_pix2pix_step.py``) in its own
 virtual environment (``--torch-python``, default: create ``benchmarks/.torch-venv`` with
-``torch==2.13.0``) right after ours, and prints our step time divided by its step time.
+``torch==2.13.0``) right after ours, at the same precision (our ``mixed_bfloat16`` against its
+``torch.autocast("cpu", torch.bfloat16)``) and in the faster of its two layouts (NCHW and
+channels_last, both timed), and prints our step time divided by its step time.
+
+``--compare`` is the like-with-like table: for each model, float32 and (on CPUs with bf16 units)
+bf16, it alternates ours and PyTorch's (ours, theirs, ours, theirs: ``--rounds``), each in its own
+process, so that the machine's drift cancels in each round's ratio, and prints the medians.
 
 ``--all`` runs every configuration in its own process (so peak memory is per configuration),
 PyTorch once per model and size, and prints a table. The last line is always one JSON object
@@ -200,8 +207,7 @@ def torch_python(path):
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "torch==2.13.0",
-                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "torch==2.13.0"], check=True)
     return str(python)
 
 
@@ -210,14 +216,85 @@ def with_torch(result, torch_result):
     return {**result, **torch_result, "ours_over_torch_step": round(result["step_s"] / torch_result["torch_step_s"], 3)}
 
 
-def measure_torch(python, model_name, size, steps):
+def measure_torch(python, model_name, size, steps, bf16=False, channels_last=False):
+    """One PyTorch reference step timing, in its own process: float32, or bf16 autocast."""
     script = TORCH_SCRIPTS[model_name]
     if not script.exists():
         raise SystemExit(f"the PyTorch baseline {script} is missing (it lives in ../shared/bench beside the checkout)")
-    done = subprocess.run([python, str(script), str(size), str(steps)], capture_output=True, text=True, check=True)
+    flags = (["--bf16"] if bf16 else []) + (["--channels-last"] if channels_last else [])
+    done = subprocess.run([python, str(script), str(size), str(steps), *flags], capture_output=True, text=True,
+                          check=True)
     figures = dict(re.findall(r"(first_step_s|step_s|img_per_s) ([\d.]+)", done.stdout))
     return {"torch_step_s": float(figures["step_s"]), "torch_first_step_s": float(figures["first_step_s"]),
-            "torch_version_line": done.stdout.splitlines()[0]}
+            "torch_version_line": done.stdout.splitlines()[0], "torch_precision": "bf16_autocast" if bf16 else "float32",
+            "torch_channels_last": channels_last}
+
+
+def best_torch(python, model_name, size, steps, bf16=False):
+    """PyTorch at its best for this CPU: the faster of its two memory layouts (NCHW, channels_last)."""
+    runs = [measure_torch(python, model_name, size, steps, bf16, layout) for layout in (False, True)]
+    best = min(runs, key=lambda r: r["torch_step_s"])
+    return {**best, "torch_step_s_by_layout": {("channels_last" if r["torch_channels_last"] else "nchw"): r["torch_step_s"]
+                                               for r in runs}}
+
+
+def ours_in_process(model_name, size, steps, precision):
+    """Our step timing in its own process (the dtype policy is global, peak memory per configuration)."""
+    command = [sys.executable, __file__, "--model", model_name, "--size", str(size), "--steps", str(steps),
+               "--precision", precision]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(args):
+    """Ours against PyTorch at the same precision (float32 with float32, our mixed_bfloat16 with
+    its bf16 autocast), interleaved: ours, theirs, ours, theirs, so the machine's drift cancels
+    in each round's ratio. Medians over ``--rounds``."""
+    python = torch_python(args.torch_python)
+    precisions = ["float32"] + (["mixed_bfloat16"] if bf16_supported() else [])
+    rows = []
+    for model_name in args.models.split(","):
+        for precision in precisions:
+            rounds = []
+            for _ in range(args.rounds):
+                ours = ours_in_process(model_name, args.size, args.steps, precision)
+                theirs = best_torch(python, model_name, args.size, args.steps, bf16=precision != "float32")
+                rounds.append((ours, theirs))
+                print(f"{model_name} {precision}: ours {ours['step_s']:.3f} s (first {ours['first_step_s']:.1f} s), "
+                      f"torch {theirs['torch_step_s']:.3f} s {theirs['torch_step_s_by_layout']} "
+                      f"(first {theirs['torch_first_step_s']:.1f} s)", file=sys.stderr)
+            median = statistics.median
+            rows.append({
+                "model": model_name, "size": args.size, "precision": precision, "rounds": args.rounds,
+                "step_s": median(o["step_s"] for o, _ in rounds),
+                "first_step_s": median(o["first_step_s"] for o, _ in rounds),
+                "torch_step_s": median(t["torch_step_s"] for _, t in rounds),
+                "torch_first_step_s": median(t["torch_first_step_s"] for _, t in rounds),
+                "torch_layouts": [t["torch_step_s_by_layout"] for _, t in rounds],
+                "ours_over_torch_step": round(median(o["step_s"] / t["torch_step_s"] for o, t in rounds), 3),
+                "ours_over_torch_each_round": [round(o["step_s"] / t["torch_step_s"], 3) for o, t in rounds],
+                "flop_utilisation": median(o["flop_utilisation"] for o, _ in rounds),
+                "torch_version_line": rounds[0][1]["torch_version_line"],
+            })
+    print(f"{'model':9s} {'precision':15s} {'ours s':>8s} {'torch s':>8s} {'ours/torch':>10s} {'first s':>8s} "
+          f"{'torch first':>11s} {'util':>6s}")
+    for r in rows:
+        print(f"{r['model']:9s} {r['precision']:15s} {r['step_s']:8.3f} {r['torch_step_s']:8.3f} "
+              f"{r['ours_over_torch_step']:10.3f} {r['first_step_s']:8.2f} {r['torch_first_step_s']:11.2f} "
+              f"{r['flop_utilisation']:6.1%}")
+    return {"compare": rows, "cpu": cpu_name()}
+
+
+def cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 def report(result):
@@ -252,7 +329,6 @@ def run_all(args):
     results = []
     for model_name in MODELS:
         for size in SIZES:
-            torch_result = None
             for precision in precisions:
                 command = [sys.executable, __file__, "--model", model_name, "--size", str(size),
                            "--steps", str(args.steps), "--precision", precision, "--data"]
@@ -260,9 +336,9 @@ def run_all(args):
                 if done.returncode:
                     raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
                 result = json.loads(done.stdout.strip().splitlines()[-1])
-                if args.torch:
-                    torch_result = torch_result or measure_torch(torch_python(args.torch_python), model_name, size,
-                                                                 args.steps)
+                if args.torch:  # PyTorch at the same precision, in its faster layout
+                    torch_result = best_torch(torch_python(args.torch_python), model_name, size, args.steps,
+                                              bf16=precision != "float32")
                     result = with_torch(result, torch_result)
                 report(result)
                 results.append(result)
@@ -291,7 +367,14 @@ def main(argv=None):
     parser.add_argument("--all", action="store_true",
                         help="cyclegan and pix2pix at 256 and 64 px, float32 and (where fast) mixed_bfloat16, "
                              "with --data and --torch")
+    parser.add_argument("--compare", action="store_true",
+                        help="ours against PyTorch at the same precision, interleaved (--models, --size, --rounds)")
+    parser.add_argument("--models", default="cyclegan,pix2pix", help="--compare: the models")
+    parser.add_argument("--rounds", type=int, default=2, help="--compare: alternating rounds")
     args = parser.parse_args(argv)
+    if args.compare:
+        print(json.dumps(compare(args)))
+        return
     if args.all:
         args.torch = True
         print(json.dumps(run_all(args)))
@@ -300,8 +383,8 @@ def main(argv=None):
     if args.data:
         result.update(measure_data(args.model, args.size, step, args.steps, result["step_s"]))
     if args.torch:
-        result = with_torch(result, measure_torch(torch_python(args.torch_python), args.model, args.size,
-                                                  args.steps))
+        result = with_torch(result, best_torch(torch_python(args.torch_python), args.model, args.size, args.steps,
+                                               bf16=args.precision != "float32"))
     report(result)
     print(json.dumps(result))
 

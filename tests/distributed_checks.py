@@ -11,6 +11,7 @@ one JSON line with what it measured.
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -53,10 +54,23 @@ def dataset_fn(epoch):
     return tf.data.Dataset.from_tensor_slices({"a": a, "b": b}).shuffle(4, seed=epoch).batch(2, drop_remainder=True)
 
 
-def train(family, run_dir, steps, strategy):
+def demo_dataset_fn(shard=None):
+    """The demo's unpaired colour-mapping data through the real pipeline (decode, jitter, seeds per
+    epoch); ``shard``: only this worker's rows of each global batch, decoded by this worker alone."""
+    from tfgan_translate import data
+
+    def dataset_fn(epoch):
+        return data.demo_unpaired(num_examples=8, image_size=SIZE, batch_size=2, seed=11 + epoch, deterministic=True,
+                                  shard=shard)
+
+    dataset_fn.per_worker = shard is not None
+    return dataset_fn
+
+
+def train(family, run_dir, steps, strategy, data=None):
     module, config = CONFIGS[family]
     trainer = distribute.build_trainer(module.Trainer, config, 2, strategy)
-    result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=2, total_steps=steps, sample_every=0,
+    result = training.fit(trainer, data or dataset_fn, run_dir, steps_per_epoch=2, total_steps=steps, sample_every=0,
                           checkpoint_every=2, log_every=1, progress=False, strategy=strategy)
     return trainer, result
 
@@ -182,18 +196,31 @@ def dump(trainer, tag):
 
 
 def worker():
-    """One of the multi-worker processes: 3 steps of a tiny CycleGAN into the shared run folder."""
+    """One of the multi-worker processes: a tiny CycleGAN on the demo data, each worker decoding only
+    its rows of every global batch (``data.Options(shard=...)``), into the shared run folder, told to train
+    100 steps; worker 1 alone gets a SIGTERM when epoch 1 starts (after step 2), as a preempted
+    machine does. Every worker must stop after step 3 and save together; without agreeing on the
+    stop, worker 1 would save while worker 0 waits in step 4's all-reduce, and the cluster hangs."""
     task_type, index = distribute.task()
-    trainer, result = train("cyclegan", OUT / "run", 3, STRATEGY)
+    sharded = demo_dataset_fn(distribute.worker_shard(STRATEGY))
+
+    def dataset_fn_with_preemption(epoch):
+        if epoch == 1 and index == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return sharded(epoch)
+
+    dataset_fn_with_preemption.per_worker = True
+
+    trainer, result = train("cyclegan", OUT / "run", 100, STRATEGY, dataset_fn_with_preemption)
     dump(trainer, str(index))
     print(json.dumps({"task": [task_type, index], "chief": distribute.is_chief(STRATEGY), "step": result.step,
                       "replicas": STRATEGY.num_replicas_in_sync, "losses": result.losses,
-                      "checkpoint": result.checkpoint}))
+                      "checkpoint": result.checkpoint, "interrupted": result.interrupted}))
 
 
 def single():
     """The same training on one device, for comparison."""
-    trainer, result = train("cyclegan", OUT / "single_run", 3, STRATEGY)
+    trainer, result = train("cyclegan", OUT / "single_run", 3, STRATEGY, demo_dataset_fn())
     dump(trainer, "single")
     print(json.dumps({"step": result.step, "losses": result.losses}))
 

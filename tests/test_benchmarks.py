@@ -48,3 +48,4 @@ def test_cut_benchmark_reports_steps_quality_and_memory():
     assert row["identity_psnr_db"] > 10 and set(row["losses"]) == {"g_gan", "d", "nce"}
     (reference,) = result["reference"]
     assert reference["size"] == 32 and reference["first_step_s"] > reference["step_s"] > 0
+

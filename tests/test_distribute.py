@@ -85,8 +85,9 @@ def _free_ports(n):
 
 @pytest.mark.slow
 def test_two_workers_train_identically_and_only_the_chief_keeps_files(tmp_path):
-    """Two MultiWorkerMirroredStrategy processes on 127.0.0.1 train 3 steps of a tiny CycleGAN
-    (checkpoints at step 2 and at the end): both end with the same weights, which equal the
+    """Two MultiWorkerMirroredStrategy processes on 127.0.0.1 train a tiny CycleGAN (checkpoints at
+    step 2 and at the end) until a SIGTERM to worker 1 alone after step 2: both stop after step 3
+    (the stop is agreed in the step's call), with the same weights, which equal 3 steps of the
     same training on one device; the chief's checkpoints are in the run folder and the other
     worker's scratch copies are gone. A third process trains on one device meanwhile.
     The whole test is bounded: every process is killed after ``deadline`` seconds."""
@@ -115,7 +116,8 @@ def test_two_workers_train_identically_and_only_the_chief_keeps_files(tmp_path):
                 process.wait()
     chief, other, _ = outputs
     assert chief["chief"] and not other["chief"]
-    assert chief["step"] == other["step"] == 3 and chief["replicas"] == 2
+    assert chief["step"] == other["step"] == 3 and chief["replicas"] == 2  # worker 1's SIGTERM, agreed
+    assert chief["interrupted"] and other["interrupted"]
     assert chief["losses"] == other["losses"]
     run = tmp_path / "run"
     assert chief["checkpoint"] == str(run / "checkpoints" / "ckpt-3")
@@ -129,8 +131,11 @@ def test_two_workers_train_identically_and_only_the_chief_keeps_files(tmp_path):
         np.testing.assert_allclose(first[key], second[key], atol=1e-6, err_msg=key)
     distributed, single = np.load(tmp_path / "state_0.npz"), np.load(tmp_path / "state_single.npz")
     assert distributed.files == single.files
+    # The demo's photos (not the other tests' noise) give larger gradient sums, whose order of
+    # summation (two workers or one device) moves weights near 1 by up to ~1.2e-5 after 3 Adam
+    # steps; a row of another example in a batch would move them by 1e-2 or more.
     for key in distributed.files:
-        np.testing.assert_allclose(distributed[key], single[key], atol=TOLERANCE, err_msg=key)
+        np.testing.assert_allclose(distributed[key], single[key], atol=5 * TOLERANCE, rtol=2e-4, err_msg=key)
 
 
 # ---- in-process: the helpers, precision, errors ---------------------------------------------
@@ -266,17 +271,43 @@ def test_cli_flags_are_validated(capsys):
     assert "invalid choice" in capsys.readouterr().err
     assert cli.main(["train", "cyclegan", "--dataset", "demo-unpaired", "--virtual-cpus", "0"]) == 2
     assert "--virtual-cpus must be >= 1" in capsys.readouterr().err
+    assert cli.main(["train", "cyclegan", "--dataset", "demo-unpaired", "--steps-per-call", "0"]) == 2
+    assert "--steps-per-call must be >= 1" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_cli_trains_mirrored_on_virtual_cpus_in_bfloat16(tmp_path):
-    """The user's path: ``train --strategy mirrored --virtual-cpus 2 --precision mixed_bfloat16``."""
+    """The user's path: ``train --strategy mirrored --virtual-cpus 2 --precision mixed_bfloat16``,
+    both steps in one call of the compiled function."""
     command = [sys.executable, "-m", "tfgan_translate", "train", "pix2pix", "--dataset", "demo-paired",
                "--run-dir", str(tmp_path / "run"), "--image-size", "32", "--ngf", "4", "--ndf", "4", "--batch-size", "2",
                "--norm", "instance", "--steps", "2", "--no-progress", "--strategy", "mirrored", "--virtual-cpus", "2",
-               "--precision", "mixed_bfloat16"]
+               "--precision", "mixed_bfloat16", "--steps-per-call", "2"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=_env(),
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 replica(s), mixed_bfloat16" in done.stdout
     assert "step 2:" in done.stdout and (tmp_path / "run" / "checkpoints" / "ckpt-2.index").exists()
+
+
+@pytest.mark.parametrize("gpus,cpu_bf16,tpu,expected", [
+    ([(8, 0), (9, 0)], False, False, "mixed_bfloat16"),  # A100 + H100: bf16 tensor cores
+    ([(7, 5)], True, False, "mixed_float16"),  # T4: float16 only, whatever the host CPU has
+    ([(8, 6), (7, 0)], False, False, "mixed_float16"),  # every GPU must qualify
+    ([(6, 1)], True, False, "float32"),  # Pascal: no tensor cores
+    ([], True, False, "mixed_bfloat16"),  # AVX512_BF16/AMX CPU
+    ([], False, False, "float32"),  # bf16 would be emulated
+    ([], False, True, "mixed_bfloat16"),
+])
+def test_auto_precision_picks_what_the_devices_compute_fast(gpus, cpu_bf16, tpu, expected):
+    policy, reason = distribute.auto_precision(gpu_capabilities=gpus, cpu_bf16=cpu_bf16, tpu=tpu)
+    assert policy == expected and reason
+
+
+def test_the_cpu_flags_decide_bf16_units(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu avx512f amx_bf16 amx_tile\n")
+    assert distribute.cpu_has_bf16_units(cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu avx2 avx512f\n")
+    assert not distribute.cpu_has_bf16_units(cpuinfo)
+    assert not distribute.cpu_has_bf16_units(tmp_path / "missing")

@@ -94,6 +94,66 @@ def test_nan_stops_the_run_and_keeps_a_loadable_checkpoint(tmp_path):
     assert all(np.all(np.isfinite(w.numpy())) for w in fresh.generator.weights)
 
 
+def test_several_steps_per_call_train_exactly_as_one_step_per_call(tmp_path):
+    """K steps in one compiled call: the same batches, weights, pools, losses and checkpoints as
+    one call per step (calls end at every interval's step), and one trace for calls of any length."""
+    a, b = paired_arrays()
+    runs = {}
+    for k in (1, 3):
+        runs[k] = run("cyclegan", tmp_path / f"k{k}", 10, a, b, steps_per_call=k, checkpoint_every=5, log_every=2,
+                      sample_every=4)
+    (one, one_result), (three, three_result) = runs[1], runs[3]
+    assert one_result.step == three_result.step == 10
+    assert three_result.losses == one_result.losses
+    for mine, theirs in zip(three.generator_ab.weights + three.discriminator_b.weights,
+                            one.generator_ab.weights + one.discriminator_b.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    np.testing.assert_array_equal(three.pool_b.images.numpy(), one.pool_b.images.numpy())
+    for k in (1, 3):
+        assert sorted(p.name for p in (tmp_path / f"k{k}" / "checkpoints").glob("ckpt-*.index")) == [
+            "ckpt-10.index", "ckpt-5.index"]
+        assert sorted(p.name for p in (tmp_path / f"k{k}" / "samples").glob("*.png")) == [
+            "step_0000004.png", "step_0000008.png", "step_0000010.png"]
+    assert three_result.step_tracings == 1
+
+
+def test_a_nan_inside_a_call_of_several_steps_stops_at_its_step(tmp_path):
+    a, b = paired_arrays()
+    trainer_class, config = tiny("pix2pix")
+    trainer = trainer_class(config, steps_per_epoch=4)
+
+    def dataset_fn(epoch):
+        return dataset_fn_for(a, b if epoch == 0 else b * np.nan, 2)(epoch)
+
+    with pytest.raises(training.NonFiniteLossError, match=r"became nan at step 5.*The folder has no checkpoint"):
+        training.fit(trainer, dataset_fn, tmp_path, steps_per_epoch=4, total_steps=8, progress=False,
+                     sample_every=0, checkpoint_every=0, log_every=0, steps_per_call=4)
+    assert int(trainer.generator_optimizer.iterations.numpy()) == 5  # no step ran after the bad one
+    assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").glob("ckpt-*"))
+
+
+def test_an_xla_compiled_step_trains(tmp_path):
+    """``fit(jit_compile=True)`` (``train --jit-compile``) compiles the step with XLA, traces it once
+    and trains: finite losses near the plain step's (XLA's fusions round differently, and a GAN
+    moves that apart within steps, so this is no equality)."""
+    a, b = paired_arrays(n=4)
+    _, plain = run("pix2pix", tmp_path / "plain", 2, a, b)
+    _, xla = run("pix2pix", tmp_path / "xla", 2, a, b, jit_compile=True)
+    assert xla.step == 2 and xla.step_tracings == 1
+    assert set(xla.losses) == set(plain.losses)
+    for name, value in plain.losses.items():
+        assert np.isfinite(xla.losses[name]) and xla.losses[name] == pytest.approx(value, rel=0.1, abs=0.05), name
+
+
+def test_an_epoch_shorter_than_its_steps_per_epoch_is_a_clear_error(tmp_path):
+    a, b = paired_arrays()
+    trainer_class, config = tiny("pix2pix")
+    trainer = trainer_class(config, steps_per_epoch=5)
+    with pytest.raises(training.ShortEpochError, match=r"epoch 0 has fewer batches than the run's 5 steps per epoch: it ran out by batch 5"):
+        training.fit(trainer, dataset_fn_for(a, b, 2), tmp_path, steps_per_epoch=5, total_steps=10, progress=False,
+                     sample_every=0, checkpoint_every=0)
+
+
 def test_a_run_folder_of_another_configuration_is_refused(tmp_path):
     a, b = paired_arrays(n=4)
     run("pix2pix", tmp_path, 1, a, b)

@@ -77,9 +77,17 @@ def _add_train(subparsers, family=None):
                         "(default: %(default)s)")
     parser.add_argument("--virtual-cpus", type=int, metavar="N",
                         help="split the CPU into N logical devices (try --strategy mirrored without GPUs)")
-    parser.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
-                        help="compute precision (variables stay float32; mixed_float16 scales the loss); "
-                        "a run option, not part of the saved config: a run may resume under another (default: %(default)s)")
+    parser.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16", "auto"), default="float32",
+                        help="compute precision (variables stay float32; mixed_float16 scales the loss); auto: "
+                        "mixed_bfloat16 on TPUs, GPUs of compute capability >= 8.0 and CPUs with bf16 units, "
+                        "mixed_float16 on GPUs of 7.x, else float32; a run option, not part of the saved config: "
+                        "a run may resume under another (default: %(default)s)")
+    parser.add_argument("--steps-per-call", type=int, default=1, metavar="K",
+                        help="train steps per call of the compiled function (calls end at every log, sample, "
+                        "checkpoint and evaluation step, so results do not depend on K); more saves dispatch "
+                        "time on fast GPUs (default: %(default)s)")
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile the train step with XLA (measured slower on CPUs: see benchmarks/README.md)")
     return parser
 
 
@@ -118,7 +126,12 @@ def _distribution_for_train(args):
 
     if args.virtual_cpus is not None and args.virtual_cpus < 1:
         raise UsageError(f"--virtual-cpus must be >= 1, got {args.virtual_cpus}")
+    if args.steps_per_call < 1:
+        raise UsageError(f"--steps-per-call must be >= 1, got {args.steps_per_call}")
     strategy = distribute.make_strategy(args.strategy, virtual_cpus=args.virtual_cpus)
+    if args.precision == "auto":
+        args.precision, reason = distribute.auto_precision(tpu=args.strategy == "tpu")
+        print(f"--precision auto: {args.precision} ({reason})")
     distribute.set_precision(args.precision)
     return strategy
 
@@ -166,7 +179,8 @@ def _run_train(args):
     run_folder.check(family.name, config)  # a run with a checkpoint keeps its settings
     direction, direction_assumed = resolve_direction(args, run_folder)
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(
-        family, args.dataset, config, direction=direction, data_dir=args.data_dir, strict=args.strict
+        family, args.dataset, config, direction=direction, data_dir=args.data_dir, strict=args.strict,
+        shard=distribute.worker_shard(strategy),  # a worker decodes only its rows of each global batch
     )
     record = check_data_record(run_folder, data_record(args.dataset, direction, steps_per_epoch, direction_assumed),
                                args.other_data)
@@ -190,9 +204,9 @@ def _run_train(args):
             sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             progress=not args.no_progress, evaluate_fn=evaluate_fn, evaluate_every=evaluate_every, strategy=strategy,
             run_data=record,  # with the config, written under the run folder's lock
-            keep_checkpoints=keep,
+            keep_checkpoints=keep, steps_per_call=args.steps_per_call, jit_compile=args.jit_compile,
         )
-    except (training.NonFiniteLossError, training.CheckpointWriteError) as error:
+    except (training.NonFiniteLossError, training.CheckpointWriteError, training.ShortEpochError) as error:
         print(f"tfgan-translate train: {error}", file=sys.stderr)
         return 1
     saved = (f"checkpoint {result.checkpoint}" if distribute.is_chief(strategy)

@@ -11,10 +11,11 @@ from ..training.checkpoints import restore_models
 from ..training.run_folder import RunFolder
 
 
-def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None, strict=False):
+def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None, strict=False, shard=None):
     """``(epoch -> tf.data.Dataset, steps_per_epoch)`` of a ``--dataset`` value for family
     ``family`` (a name or a ``Family``) at ``config``'s size, batch and seed
-    (``data.resolve``; each epoch's batches are a function of the seed)."""
+    (``data.resolve``; each epoch's batches are a function of the seed); ``shard``: this
+    worker's share of a multi-worker run (``distribute.worker_shard``)."""
     family = families.get(family) if isinstance(family, str) else family
     source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
     if family.data == "labels":
@@ -23,7 +24,7 @@ def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None
         channels = (config.input_channels, config.output_channels)
     else:
         channels = None
-    return source.training(config.image_size, config.batch_size, config.seed, direction, channels)
+    return source.training(config.image_size, config.batch_size, config.seed, direction, channels, shard)
 
 
 def load_run_config(run_dir):

@@ -68,6 +68,13 @@ class Options:
     Bad files:
         strict: ``False`` skips unreadable files with one warning each and a summary;
         ``True`` raises :class:`~tfgan_translate.data.BadImageError` naming the first one.
+
+    Multi-worker:
+        shard: ``(worker, workers)``: this worker's share of every global batch of
+            ``batch_size``, the rows ``[worker * b, (worker + 1) * b)`` with ``b = batch_size /
+            workers``, in batches of ``b``. Items are chosen before they are decoded (except
+            with ``cache``, which decodes everything once), so a worker decodes only its rows,
+            and with ``deterministic`` the workers' rows together are the unsharded batches.
     """
 
     batch_size: int = 1
@@ -88,6 +95,7 @@ class Options:
     repeat: bool = False
     drop_remainder: bool | None = None
     num_parallel_calls: int | None = None
+    shard: tuple[int, int] | None = None
 
     def resolve(self, default_crop_size: int = 256) -> Options:
         """Return a copy with every ``None`` filled in and every value checked."""
@@ -115,6 +123,8 @@ class Options:
             _check_positive_int("channels_b", self.channels_b)
         if self.shuffle_buffer is not None:
             _check_positive_int("shuffle_buffer", self.shuffle_buffer)
+        if self.shard is not None:
+            _check_shard(self.shard, self.batch_size)
         deterministic = not self.training if self.deterministic is None else self.deterministic
         seed = 0 if self.seed is None and self.deterministic else self.seed
         return dataclasses.replace(
@@ -139,6 +149,17 @@ def make_options(kwargs: dict, *, default_crop_size: int = 256, **defaults) -> O
     if unknown:
         raise TypeError(f"unknown data option(s) {unknown}; valid options: {sorted(names)}")
     return Options(**{**defaults, **kwargs}).resolve(default_crop_size)
+
+
+def _check_shard(shard, batch_size):
+    try:
+        worker, workers = (int(v) for v in shard)
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must be (worker, workers), got {shard!r}") from None
+    if workers < 1 or not 0 <= worker < workers:
+        raise ValueError(f"shard {shard!r}: the worker must be in [0, workers)")
+    if batch_size % workers:
+        raise ValueError(f"batch_size {batch_size} (the global batch) does not split over {workers} workers")
 
 
 def _check_positive_int(name, value):

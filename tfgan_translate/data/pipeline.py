@@ -9,6 +9,9 @@ random seed so that jitter is stateless and reproducible under any parallelism.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Callable
+
 import tensorflow as tf
 
 from tfgan_translate.data.options import Options
@@ -36,6 +39,9 @@ def image_stream(items, count, load, options: Options, keys=("a",), stream=0, so
     buffer = min(count, o.shuffle_buffer or count)
     if o.shuffle and not o.cache:
         items = items.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if o.shard is not None and not o.cache:  # decoded by ``finish``, after it picks this worker's rows
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        return Undecoded(tf.data.Dataset.zip(items, seeds), lambda item, s: _augment(load(item), s, o, keys))
     ds = items.map(load, num_parallel_calls=parallel, deterministic=o.deterministic)
     if o.cache:
         ds = ds.cache("" if o.cache is True else "-".join(filter(None, [str(o.cache), source])))
@@ -45,6 +51,18 @@ def image_stream(items, count, load, options: Options, keys=("a",), stream=0, so
     ds = tf.data.Dataset.zip(ds, seeds)
     return ds.map(lambda example, s: _augment(example, s, o, keys),
                   num_parallel_calls=parallel, deterministic=o.deterministic)
+
+
+@dataclasses.dataclass(frozen=True)
+class Undecoded:
+    """A stream of items not decoded yet and the function that decodes one element: what
+    ``image_stream`` gives under ``shard``, so that a worker decodes only its share."""
+
+    dataset: tf.data.Dataset
+    decode: Callable
+
+    def repeat(self):
+        return Undecoded(self.dataset.repeat(), self.decode)
 
 
 def _augment(example, seed, o, keys):
@@ -81,8 +99,32 @@ def zip_unpaired(stream_a, count_a, stream_b, count_b):
         stream_a = stream_a.repeat()
     if count_b < count:
         stream_b = stream_b.repeat()
-    pairs = tf.data.Dataset.zip(stream_a, stream_b).take(count)
+    if isinstance(stream_a, Undecoded) and isinstance(stream_b, Undecoded):
+        pairs = tf.data.Dataset.zip(stream_a.dataset, stream_b.dataset).take(count)
+        return Undecoded(pairs, lambda x, y: {**stream_a.decode(*x), **stream_b.decode(*y)}), count
+    pairs = tf.data.Dataset.zip(_decoded(stream_a), _decoded(stream_b)).take(count)
     return pairs.map(lambda x, y: {**x, **y}), count
+
+
+def _decoded(stream):
+    if isinstance(stream, Undecoded):
+        return stream.dataset.map(stream.decode)  # tf.data passes an element's parts as arguments
+    return stream
+
+
+def _rows_of_this_worker(ds, count, o):
+    """The elements of this worker's rows of each global batch (``Options.shard``); the stream is
+    first cut to whole global batches when a partial one would be dropped."""
+    worker, workers = o.shard
+    local = o.batch_size // workers
+    dataset = ds.dataset if isinstance(ds, Undecoded) else ds
+    if o.drop_remainder and count is not None and not o.repeat:
+        dataset = dataset.take(count // o.batch_size * o.batch_size)
+    mine = dataset.enumerate().filter(lambda i, _: (i % o.batch_size) // local == worker).map(lambda _, x: x)
+    if isinstance(ds, Undecoded):
+        mine = mine.map(ds.decode, num_parallel_calls=o.num_parallel_calls or tf.data.AUTOTUNE,
+                        deterministic=o.deterministic)
+    return mine, local
 
 
 def finish(ds, count, options: Options):
@@ -95,9 +137,14 @@ def finish(ds, count, options: Options):
             "drop_remainder=False, or repeat=True.")
     if o.repeat:
         ds = ds.repeat()
-    ds = ds.batch(o.batch_size, drop_remainder=o.drop_remainder,
+    batch = o.batch_size
+    if o.shard is not None:
+        ds, batch = _rows_of_this_worker(ds, count, o)
+    ds = ds.batch(batch, drop_remainder=o.drop_remainder,
                   num_parallel_calls=o.num_parallel_calls or tf.data.AUTOTUNE,
                   deterministic=o.deterministic)
+    if o.shard is not None and o.drop_remainder and count is not None and not o.repeat:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(count // o.batch_size))
     ds = ds.prefetch(tf.data.AUTOTUNE)
     tf_options = tf.data.Options()
     tf_options.deterministic = o.deterministic

@@ -120,8 +120,10 @@ class DataSource:
 
     # -- training ------------------------------------------------------------------------
 
-    def _maker(self, image_size, batch_size, direction, channels):
+    def _maker(self, image_size, batch_size, direction, channels, shard=None):
         options = dict(image_size=image_size, batch_size=batch_size, deterministic=True)
+        if shard is not None and self.origin != "digits":
+            options.update(shard=shard)
         if isinstance(channels, tuple):  # (input, output) channels of a translating family's images
             if channels != (3, 3) and self.origin not in ("domains", "pairs"):
                 if set(channels) - {1, 3}:
@@ -151,13 +153,16 @@ class DataSource:
         return lambda seed: tfds_unpaired(self.value, "train", direction=direction, data_dir=self.data_dir, seed=seed,
                                           **options)
 
-    def training(self, image_size, batch_size, seed, direction="AtoB", channels=None):
+    def training(self, image_size, batch_size, seed, direction="AtoB", channels=None, shard=None):
         """``(epoch -> tf.data.Dataset, steps_per_epoch)`` of the training split.
 
         Each epoch gets its own seed (``seed * 100_003 + epoch``), so the batches of an epoch
-        are the same in a resumed run; only full batches are given.
+        are the same in a resumed run; only full batches are given. ``shard``: ``(worker,
+        workers)`` of a multi-worker run (``distribute.worker_shard``): the batches hold only
+        this worker's rows, which is what ``dataset_fn.per_worker`` then says (the digits,
+        small arrays in memory, are not sharded: each worker keeps its rows of the whole batch).
         """
-        make = self._maker(image_size, batch_size, direction, channels)
+        make = self._maker(image_size, batch_size, direction, channels, shard)
         first = make(seed * EPOCH_SEED)
         if self.origin == "digits" and self.value == "digits":
             steps = len(digits.digits_arrays("train", image_size)[1]) // batch_size
@@ -173,6 +178,7 @@ class DataSource:
         def dataset_fn(epoch):
             return first if epoch == 0 and reuse_first else make(seed * EPOCH_SEED + int(epoch))
 
+        dataset_fn.per_worker = shard is not None and self.origin != "digits"
         return dataset_fn, steps
 
     # -- held out ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from .checkpoints import CheckpointWriteError, RunCheckpoint, seed_states
 from .config import TrainConfig
 from .image_pool import ImagePool
 from .optimize import apply_gradients, for_precision
-from .loop import FitResult, NonFiniteLossError, Trainable, fit, prepare_run_dir
+from .loop import FitResult, NonFiniteLossError, ShortEpochError, Trainable, fit, prepare_run_dir
 from .run_folder import RunConflictError, RunFolder
 from .run_lock import RunLock, RunLockedError
 from .schedules import EpochGate, EpochLength, EpochSchedule, adam_for, rmsprop_for
@@ -18,6 +18,7 @@ __all__ = [
     "FitResult",
     "ImagePool",
     "NonFiniteLossError",
+    "ShortEpochError",
     "RunCheckpoint",
     "RunConflictError",
     "RunFolder",

@@ -131,6 +131,46 @@ def make_strategy(name="default", virtual_cpus=None):
     return {"mirrored": _mirrored, "multiworker": _multiworker, "tpu": _tpu}[name]()
 
 
+def cpu_has_bf16_units(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512_BF16 or AMX-BF16: Intel Cooper Lake,
+    Sapphire Rapids and newer, AMD Zen 4 and newer); elsewhere bf16 is emulated and slower than float32."""
+    try:
+        flags = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def auto_precision(gpu_capabilities=None, cpu_bf16=None, tpu=False):
+    """``(policy, reason)``: the mixed precision that is fast on this machine's devices.
+
+    - a TPU, a GPU of compute capability 8.0 or newer (Ampere, Ada, Hopper: bf16 tensor cores) or a
+      CPU with bf16 units: ``mixed_bfloat16`` (float32's range, no loss scaling);
+    - a GPU of compute capability 7.x (Volta, Turing: float16 tensor cores only): ``mixed_float16``,
+      whose optimizers scale the loss;
+    - anything else (older GPUs, CPUs without bf16 units): ``float32``.
+
+    ``gpu_capabilities``: ``[(major, minor), ...]`` of the visible GPUs (``None``: asked of
+    TensorFlow); ``cpu_bf16``: ``None`` reads ``/proc/cpuinfo``. All GPUs must qualify.
+    """
+    if tpu:
+        return "mixed_bfloat16", "a TPU (bf16 matrix units)"
+    if gpu_capabilities is None:
+        gpu_capabilities = [tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0))
+                            for gpu in tf.config.list_physical_devices("GPU")]
+    if gpu_capabilities:
+        oldest = min(gpu_capabilities)
+        if oldest >= (8, 0):
+            return "mixed_bfloat16", f"GPU compute capability {oldest[0]}.{oldest[1]} (bf16 tensor cores)"
+        if oldest >= (7, 0):
+            return "mixed_float16", (f"GPU compute capability {oldest[0]}.{oldest[1]} (float16 tensor cores, no bf16; "
+                                     "the loss is scaled)")
+        return "float32", f"GPU compute capability {oldest[0]}.{oldest[1]} (no tensor cores)"
+    if cpu_has_bf16_units() if cpu_bf16 is None else cpu_bf16:
+        return "mixed_bfloat16", "a CPU with bf16 units (AVX512_BF16/AMX)"
+    return "float32", "a CPU without bf16 units (bf16 would be emulated, slower than float32)"
+
+
 def set_precision(name):
     """Set the global Keras dtype policy; models built afterwards compute in that precision.
 
@@ -138,9 +178,12 @@ def set_precision(name):
     then scale the loss); ``mixed_bfloat16`` (TPUs, recent CPUs and GPUs; no loss scaling).
     Variables stay float32 under every policy, so checkpoints are interchangeable; the
     networks emit float32 images and logits, and losses are computed in float32.
+    ``auto``: the policy of ``auto_precision`` for this machine.
     """
+    if name == "auto":
+        name, _ = auto_precision(tpu=bool(tf.config.list_logical_devices("TPU")))
     if name not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {name!r}")
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} or auto; got {name!r}")
     keras.mixed_precision.set_global_policy(name)
     return keras.mixed_precision.global_policy()
 
@@ -167,6 +210,26 @@ def is_chief(strategy=None):
     if task_type in (None, "chief"):
         return True
     return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+
+
+def is_multi_worker(strategy=None):
+    """Whether ``strategy`` spans several processes (their decisions to stop must agree)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and getattr(strategy.extended, "_num_workers", 1) > 1
+
+
+def worker_shard(strategy=None):
+    """``(worker, workers)`` of this process in a multi-worker run, numbered as TensorFlow numbers
+    input pipelines (a ``chief`` first, then the workers), for ``data.Options(shard=...)``;
+    ``None`` in a single-process run."""
+    strategy = strategy or tf.distribute.get_strategy()
+    if not is_multi_worker(strategy):
+        return None
+    resolver = strategy.cluster_resolver
+    cluster = resolver.cluster_spec().as_dict()
+    chiefs = len(cluster.get("chief", []))
+    index = 0 if resolver.task_type == "chief" else chiefs + int(resolver.task_id)
+    return index, chiefs + len(cluster.get("worker", []))
 
 
 def scratch_dir(run_dir, strategy):
@@ -232,24 +295,33 @@ def local_batch(strategy, batch):
     return tf.nest.map_structure(lambda *rows: tf.concat(rows, 0), *parts)
 
 
-def distribute_dataset(strategy, dataset):
+def distribute_dataset(strategy, dataset, per_worker=False):
     """``dataset`` of global batches, split over the replicas in global-batch order.
 
     Replica r (numbered across workers, as ``all_gather`` orders them) gets rows
     ``[r * b, (r + 1) * b)`` of every global batch, ``b = global / replicas``; so a step sees
-    exactly the batch it would see on one device. Each worker runs the whole (deterministic)
-    pipeline and keeps its own rows: tf.data's auto-sharding would instead deal out whole
-    files or batches, and a multi-worker step would not match a single-device one.
+    exactly the batch it would see on one device. tf.data's auto-sharding would instead deal
+    out whole files or batches, and a multi-worker step would not match a single-device one.
+
+    ``per_worker``: ``dataset`` already holds only this worker's rows of each global batch
+    (``data.Options(shard=worker_shard(strategy))``: the worker decoded only those); otherwise
+    each worker runs the whole (deterministic) pipeline and keeps its rows.
     """
     if strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return dataset
+    shard = worker_shard(strategy) if per_worker else None
 
     def split(context):
         pipelines, worker = context.num_input_pipelines, context.input_pipeline_id
         local = context.num_replicas_in_sync // pipelines
+        if shard is not None and shard != (worker, pipelines):
+            raise ValueError(f"the dataset holds the rows of worker {shard[0]} of {shard[1]}, but this input "
+                             f"pipeline is {worker} of {pipelines}")
 
         def rows_of_this_worker(batch):
             def part(x):
+                if shard is not None:  # already this worker's rows: only its replicas' split
+                    return tf.reshape(x, tf.concat([[local, -1], tf.shape(x)[1:]], 0))
                 x = tf.reshape(x, tf.concat([[pipelines, local, -1], tf.shape(x)[1:]], 0))[worker]
                 return x
             return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(part, batch))

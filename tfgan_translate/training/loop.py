@@ -20,6 +20,7 @@ from . import distribute
 from .checkpoints import DEFAULT_KEEP_CHECKPOINTS, RunCheckpoint
 from .run_folder import RunFolder
 from .run_lock import RunLock
+from .step_calls import StepCalls
 from .summaries import TensorBoardLog, sample_grid
 
 
@@ -44,6 +45,10 @@ class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class ShortEpochError(RuntimeError):
+    """The dataset of an epoch gave fewer batches than the run's steps per epoch."""
+
+
 @dataclasses.dataclass
 class FitResult:
     step: int
@@ -53,6 +58,12 @@ class FitResult:
     checkpoint: str | None
     resumed_from: str | None
     step_tracings: int = 1  # times the compiled train step was traced (more than 1: retracing)
+    first_call_seconds: float | None = None  # the first compiled call: tracing, graph optimisation, its steps
+    # after the first call up to the last step (the final grid and checkpoint left out):
+    steady_images_per_second: float | None = None
+    steady_steps: int = 0
+    steady_seconds: float | None = None
+    steady_cpu_seconds: float | None = None  # this process's CPU time (all threads): steadier than wall time on a shared machine
 
 
 def prepare_run_dir(run_dir, family, config, run_data=None):
@@ -165,6 +176,9 @@ def fit(
     strategy=None,
     run_data=None,
     keep_checkpoints=DEFAULT_KEEP_CHECKPOINTS,
+    steps_per_call=1,
+    jit_compile=False,
+    dataset_per_worker=None,
 ):
     """Train ``trainer`` until ``total_steps`` (counting steps of earlier, resumed runs).
 
@@ -192,6 +206,12 @@ def fit(
             ``config.json``; written under the lock, with the config.
         keep_checkpoints: how many of the newest checkpoints the run folder keeps (``None`` or 0: all),
             e.g. to score each with ``evaluate --all-checkpoints``.
+        steps_per_call: the most train steps one call of the compiled function runs (see
+            ``step_calls``); calls end at every interval's step, so the run is the same for any value.
+        jit_compile: compile the train step with XLA.
+        dataset_per_worker: ``dataset_fn`` gives each worker of a multi-worker run only its rows of
+            every global batch (``data.Options(shard=distribute.worker_shard(strategy))``). ``None``:
+            ``dataset_fn.per_worker`` when it has one (the CLI's sources set it), else ``False``.
 
     Returns:
         ``FitResult``. Raises ``NonFiniteLossError`` on NaN/Inf (the last good checkpoint
@@ -200,6 +220,7 @@ def fit(
         ``CheckpointWriteError`` when a checkpoint cannot be written (the previous one is kept).
     """
     strategy = strategy or tf.distribute.get_strategy()
+    per_worker = getattr(dataset_fn, "per_worker", False) if dataset_per_worker is None else dataset_per_worker
     steps_per_epoch = trainer.bind_steps_per_epoch(steps_per_epoch)
     chief, run_dir, scratch, log = _run_roles(strategy, run_dir, trainer, run_data)
     with strategy.scope():
@@ -210,10 +231,28 @@ def fit(
     step = int(step_var.numpy())
     if resumed_from and chief:
         print(f"resuming {run_dir} from {Path(resumed_from).name} at step {step}")
-    train_step = distribute.step_function(trainer.train_step, strategy)
+    calls = StepCalls(trainer.train_step, strategy, step_var, steps_per_call, jit_compile,
+                      agree_stop=distribute.is_multi_worker(strategy))
+    boundaries = [n for n in (log_every, sample_every, checkpoint_every, evaluate_every if evaluate_fn else 0) if n]
     bar = _progress(total_steps, step, progress and chief)
-    losses, saved_at, images, started = {}, step if resumed_from else None, 0, time.perf_counter()
-    interrupted, checked = False, False
+    losses, saved_at, started = {}, step if resumed_from else None, time.perf_counter()
+    interrupted, checked, drew_sample = False, False, False
+    steady, first_call_seconds = None, None
+
+    def check_finite():
+        first = calls.first_non_finite()
+        if first is None:
+            return
+        bad_step, values = first
+        advice = ("The folder has no checkpoint yet, so the same command with a lower --lr starts it "
+                  "again" if checkpoint.latest is None else
+                  f"The last good checkpoint is {checkpoint.latest}; a run keeps its settings, so train "
+                  "with a lower --lr in a new run (--new-run)")
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        raise NonFiniteLossError(
+            f"loss {', '.join(bad)} became {values[bad[0]]} at step {bad_step}; training stopped. "
+            f"{advice}, or check the input images."
+        )
 
     def save():
         nonlocal saved_at
@@ -231,47 +270,63 @@ def fit(
         log.grid("samples", grid, step)
         return path
 
+    def rate():
+        return int(calls.images.numpy()) / max(time.perf_counter() - started, 1e-9)
+
     with _StopRequest() as stop:
         while step < total_steps and not interrupted:
             epoch, offset = divmod(step, steps_per_epoch)
-            dataset = dataset_fn(epoch).skip(offset).take(min(steps_per_epoch - offset, total_steps - step))
+            count = min(steps_per_epoch - offset, total_steps - step)
+            dataset = dataset_fn(epoch).skip(offset).take(count)
             if not checked:
                 trainer.check_batch(dataset.element_spec)
                 checked = True
-            for batch in distribute.distribute_dataset(strategy, dataset):
-                if sample_batch is None and chief:
-                    sample_batch = distribute.local_batch(strategy, batch)
-                outputs, batch_images = train_step(batch)
-                values = {k: float(v) for k, v in outputs.items()}
-                bad = [k for k, v in values.items() if not math.isfinite(v)]
-                if bad:
-                    advice = ("The folder has no checkpoint yet, so the same command with a lower --lr starts it "
-                              "again" if checkpoint.latest is None else
-                              f"The last good checkpoint is {checkpoint.latest}; a run keeps its settings, so train "
-                              "with a lower --lr in a new run (--new-run)")
-                    raise NonFiniteLossError(
-                        f"loss {', '.join(bad)} became {values[bad[0]]} at step {step + 1}; training stopped. "
-                        f"{advice}, or check the input images."
-                    )
-                step_var.assign_add(1)
-                step += 1
-                images += int(batch_images)
-                losses = values
-                rate = images / max(time.perf_counter() - started, 1e-9)
+            distributed = distribute.distribute_dataset(strategy, dataset, per_worker)
+            if sample_batch is None and not drew_sample:  # every worker draws it: a multi-worker next() is a collective
+                first, drew_sample = distribute.local_batch(strategy, next(iter(distributed))), True
+                sample_batch = first if chief else None
+            iterator, end = iter(distributed), step + count
+            while step < end:
+                k = min(calls.steps_per_call, end - step, *(n - step % n for n in boundaries))
+                call_started = time.perf_counter()
+                try:
+                    agreed_stop = calls(iterator, k, stop.signal is not None)
+                except tf.errors.OutOfRangeError:
+                    raise ShortEpochError(
+                        f"the dataset of epoch {epoch} has fewer batches than the run's {steps_per_epoch} steps per "
+                        f"epoch: it ran out by batch {step + k - epoch * steps_per_epoch}. Give fit the dataset's real "
+                        "steps_per_epoch (a resumed run must see the same batches in every epoch)") from None
+                step += k
+                if steady is None:  # one host read, after the first call (tracing) only
+                    steady = (int(calls.images.numpy()), time.perf_counter(), time.process_time(), step)
+                    first_call_seconds = steady[1] - call_started
                 if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix({**{k: f"{v:.3f}" for k, v in values.items()}, "img/s": f"{rate:.1f}"}, refresh=False)
-                if log_every and step % log_every == 0:
-                    log.scalars({**values, "images_per_second": rate}, step)
-                if sample_every and step % sample_every == 0:
+                    bar.update(k)
+                stop_now = bool(agreed_stop.numpy()) if calls.agree_stop else stop.signal is not None
+                at = {n for n in boundaries if step % n == 0}
+                if at or step == end or stop_now:
+                    check_finite()
+                    losses = calls.losses()
+                    if bar is not None:
+                        bar.set_postfix({**{k: f"{v:.3f}" for k, v in losses.items()}, "img/s": f"{rate():.1f}"},
+                                        refresh=False)
+                if log_every in at:
+                    log.scalars({**losses, "images_per_second": rate()}, step)
+                if sample_every in at:
                     write_samples()
-                if checkpoint_every and step % checkpoint_every == 0:
+                if checkpoint_every in at:
                     save()
-                if evaluate_fn is not None and evaluate_every and step % evaluate_every == 0:
+                if evaluate_fn is not None and evaluate_every in at:
                     _evaluate(evaluate_fn, trainer, log, step, bar)
-                if stop.signal is not None:
+                if stop_now:
                     interrupted = True
                     break
+        steady_figures = {}
+        if steady is not None and step > steady[3]:
+            seconds = time.perf_counter() - steady[1]
+            steady_figures = dict(steady_images_per_second=(int(calls.images.numpy()) - steady[0]) / max(seconds, 1e-9),
+                                  steady_steps=step - steady[3], steady_seconds=seconds,
+                                  steady_cpu_seconds=time.process_time() - steady[2])
         if sample_batch is not None and step > 0:
             write_samples()
         save()
@@ -280,6 +335,5 @@ def fit(
         bar.close()
     if interrupted and chief:
         print(f"Stopped by signal {stop.signal} at step {step}; checkpoint saved in {checkpoint.directory}.")
-    rate = images / max(time.perf_counter() - started, 1e-9)
-    return FitResult(step, losses, rate, interrupted, checkpoint.latest, resumed_from,
-                     train_step.experimental_get_tracing_count())
+    return FitResult(step, losses, rate(), interrupted, checkpoint.latest, resumed_from, calls.tracing_count(),
+                     first_call_seconds, **steady_figures)
