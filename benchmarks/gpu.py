@@ -235,7 +235,8 @@ def main(argv=None):
         for spec in THEIRS:
             results[spec["name"]] = {"error": "torch is not installed in this Python"}
     ratios = {f"{ours}/{theirs}": round(results[ours]["step_ms"] / results[theirs]["step_ms"], 3)
-              for ours, theirs in PAIRS.items() if "step_ms" in results[ours] and "step_ms" in results.get(theirs, {})}
+              for ours, theirs in PAIRS.items()
+              if "step_ms" in results.get(ours, {}) and "step_ms" in results.get(theirs, {})}
     print(json.dumps({"gpu": gpu_name(), "dry_run": args.dry_run, **s, "batch": 1, "results": results,
                       "ours_over_torch_step": ratios, "seconds": round(time.perf_counter() - started, 1)}))
 

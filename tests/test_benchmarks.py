@@ -49,3 +49,26 @@ def test_cut_benchmark_reports_steps_quality_and_memory():
     (reference,) = result["reference"]
     assert reference["size"] == 32 and reference["first_step_s"] > reference["step_s"] > 0
 
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_dry_run_reports_each_row_and_its_ratio():
+    """``benchmarks/gpu.py --dry-run``: the GPU command's plumbing on the CPU (bare step, XLA, the
+    real fit with loss scaling at 8 steps per call; PyTorch's rows where torch is installed)."""
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--dry-run"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["dry_run"] and report["gpu"] is None
+    rows = report["results"]
+    for name in ("tf_fp32", "tf_fp32_xla", "tf_fit_fp16_k8"):
+        assert "error" not in rows[name], rows[name]
+        assert rows[name]["step_ms"] > 0 and rows[name]["first_step_s"] > 0 and rows[name]["tracings"] == 1, name
+    assert rows["tf_fit_fp16_k8"]["fit_wall_s"] > 0
+    torch_rows = [rows[name] for name in ("torch_fp32", "torch_amp")]
+    if any("error" in row for row in torch_rows):  # torch absent: said so, and no ratio made up
+        assert all(row["error"] == "torch is not installed in this Python" for row in torch_rows)
+        assert report["ours_over_torch_step"] == {}
+    else:
+        assert report["ours_over_torch_step"]["tf_fp32/torch_fp32"] == pytest.approx(
+            rows["tf_fp32"]["step_ms"] / rows["torch_fp32"]["step_ms"], abs=0.002)

@@ -228,6 +228,42 @@ def test_image_pool_in_a_graph_without_autograph_matches_eager():
     assert int(graph.count) == int(eager.count) == 3
 
 
+XLA_POOL = """
+import numpy as np
+import tensorflow as tf
+from tfgan_translate import training
+eager, compiled = training.ImagePool(3, (2, 2, 1), seed=7), training.ImagePool(3, (2, 2, 1), seed=7)
+query = tf.function(compiled.query, jit_compile=True)
+seen, new = set(), 0
+for start in range(0, 24, 2):
+    batch = tf.reshape(tf.range(start * 4, (start + 2) * 4, dtype=tf.float32), (2, 2, 2, 1))
+    out = query(batch).numpy()
+    if start < 2:  # filling (no coins yet): as eager
+        np.testing.assert_array_equal(out, eager.query(batch).numpy())
+    for given, got in zip(batch.numpy(), out):
+        assert (got == given).all() or float(got.flat[0]) in seen, (start, got.ravel())
+        new += int((got == given).all())
+        seen.add(float(given.flat[0]))
+assert int(compiled.count) == 3 and 6 <= new <= 22, new
+print("rule holds")
+"""
+
+
+def test_image_pool_under_xla_keeps_its_rule_and_compiles_once():
+    """``--jit-compile``: XLA takes a slice's start as a compile-time constant, so a pool indexed
+    by ``x[slot]`` made XLA compile the whole train step again at every step (15 s a step on this
+    CPU). Counted from XLA's own log of its compilations, in a process of its own. (XLA's
+    stateless random numbers are not the plain kernels', so the coins differ from eager's.)"""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "TF_CPP_VMODULE": "device_compiler=1"}
+    done = subprocess.run([sys.executable, "-c", XLA_POOL], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and "rule holds" in done.stdout, done.stderr[-3000:]
+    compilations = done.stderr.count("Compilation of XLA executable")
+    assert compilations == 1, f"12 queries compiled {compilations} times"
+
+
 def test_zero_sized_pool_is_a_pass_through():
     pool = training.ImagePool(0, (2, 2, 3))
     x = tf.random.normal((3, 2, 2, 3))

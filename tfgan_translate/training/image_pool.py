@@ -67,22 +67,24 @@ class ImagePool(tf.Module):
 
         # An explicit while_loop rather than a Python loop left to AutoGraph: the rule must
         # hold in graph mode even where AutoGraph declines to convert this method (it has,
-        # in a notebook kernel, leaving a symbolic `for` that TensorFlow refuses).
+        # in a notebook kernel, leaving a symbolic `for` that TensorFlow refuses). Indexing by
+        # tf.gather, not `x[i]`: XLA takes a slice's start as a compile-time constant and
+        # would compile the train step again for every new slot and count (--jit-compile).
         def step(i, buffer, count, outputs):
-            image = images[i]
+            image = tf.gather(images, i)
 
             def store():
                 return tf.tensor_scatter_nd_update(buffer, [[count]], image[None]), count + 1, image
 
             def swap():
-                slot = slots[i]
-                return tf.tensor_scatter_nd_update(buffer, [[slot]], image[None]), count, buffer[slot]
+                slot = tf.gather(slots, i)
+                return tf.tensor_scatter_nd_update(buffer, [[slot]], image[None]), count, tf.gather(buffer, slot)
 
             def keep():
                 return buffer, count, image
 
             buffer, count, output = tf.cond(
-                count < size, store, lambda: tf.cond(coins[i] > 0.5, swap, keep))
+                count < size, store, lambda: tf.cond(tf.gather(coins, i) > 0.5, swap, keep))
             return i + 1, buffer, count, outputs.write(i, output)
 
         outputs = tf.TensorArray(tf.float32, size=n, element_shape=images.shape[1:])

@@ -144,6 +144,19 @@ def _check_intervals(options):
             raise ValueError(f"fit: {name} must be an integer >= 0 (0 turns an interval off); got {value!r}")
 
 
+def _first_batch_twice(dataset):
+    """``dataset`` with its first batch given twice: once for the sample grids, then to train on.
+
+    The grids' batch must come from the same pass over the dataset as the training: a second
+    iterator over a dataset that reshuffles (or re-randomizes its jitter) each iteration would move
+    the training onto that dataset's next pass, and a resumed run would see other batches.
+    """
+    def once_or_twice(index, batch):
+        return tf.data.Dataset.from_tensors(batch).repeat(tf.where(index == 0, tf.constant(2, tf.int64), tf.constant(1, tf.int64)))
+
+    return dataset.enumerate().flat_map(once_or_twice)
+
+
 def _with_run_lock(train):
     """Run ``train(trainer, dataset_fn, run_dir, ...)`` holding the lock of ``run_dir``."""
 
@@ -281,11 +294,14 @@ def fit(
             if not checked:
                 trainer.check_batch(dataset.element_spec)
                 checked = True
+            draw = sample_batch is None and not drew_sample
+            if draw:
+                dataset = _first_batch_twice(dataset)
             distributed = distribute.distribute_dataset(strategy, dataset, per_worker)
-            if sample_batch is None and not drew_sample:  # every worker draws it: a multi-worker next() is a collective
-                first, drew_sample = distribute.local_batch(strategy, next(iter(distributed))), True
-                sample_batch = first if chief else None
             iterator, end = iter(distributed), step + count
+            if draw:  # every worker draws it: a multi-worker next() is a collective
+                first, drew_sample = distribute.local_batch(strategy, next(iterator)), True
+                sample_batch = first if chief else None
             while step < end:
                 k = min(calls.steps_per_call, end - step, *(n - step % n for n in boundaries))
                 call_started = time.perf_counter()
