@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_BENCH = REPO.parent / "shared" / "bench"
+SHARED_BENCH = Path(os.environ.get("TFGAN_SHARED_BENCH", REPO.parent / "shared" / "bench"))
+BASELINE = SHARED_BENCH / "torch_cyclegan_step.py"  # PyTorch's networks: the project's shared baseline
 OURS = [
     {"name": "tf_fp32", "precision": "float32", "jit": False},
     {"name": "tf_fp16", "precision": "mixed_float16", "jit": False},
@@ -227,7 +228,11 @@ def main(argv=None):
             continue
         results[spec["name"]] = in_process("ours", spec, args.dry_run)
         print(f"{spec['name']}: {results[spec['name']]}", file=sys.stderr)
-    if torch_available():
+    if not BASELINE.exists():
+        for spec in THEIRS:
+            results[spec["name"]] = {"error": f"the PyTorch baseline {BASELINE} is missing (it lives in ../shared/bench "
+                                              "beside the checkout; TFGAN_SHARED_BENCH names another folder)"}
+    elif torch_available():
         for spec in THEIRS:
             results[spec["name"]] = in_process("theirs", spec, args.dry_run)
             print(f"{spec['name']}: {results[spec['name']]}", file=sys.stderr)

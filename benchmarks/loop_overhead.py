@@ -1,6 +1,6 @@
 """What ``training.fit`` adds to the bare compiled train step, at the demo's size.
 
-    python benchmarks/loop_overhead.py [--steps 100] [--rounds 7] [--steps-per-call 1,8]
+    python benchmarks/loop_overhead.py [--steps 100] [--rounds 7] [--steps-per-call 1,8] [--xla]
 
 The demo's CycleGAN (32 px, 16 filters, 3 residual blocks, batch 4) trains on batches held in
 memory, in rounds that alternate (so the machine's drift cancels):
@@ -10,7 +10,9 @@ memory, in rounds that alternate (so the machine's drift cancels):
 - ``fit K``: ``training.fit`` with the CLI's intervals (log every 50 steps, samples every 500,
   checkpoints every 1000), a progress bar, its ``tf.data`` input and its run folder, at
   ``--steps-per-call K``. Its steady rate (``FitResult.steady_images_per_second``) leaves out the
-  first call (tracing) and the final grid and checkpoint, which the bare step does not have.
+  first call (tracing) and the final grid and checkpoint, which the bare step does not have;
+- ``fit K xla`` (``--xla``): the same with ``jit_compile=True`` (``train --jit-compile``), so
+  XLA's step is measured against the plain one in the same rounds.
 
 Two clocks: wall time, and this process's CPU time (every thread of it). The machines are shared
 virtual machines whose cores other tenants take (steal time): wall time of 100 steps varies by
@@ -76,13 +78,13 @@ def bare_step(config, a, b):
     return ms
 
 
-def fit_ms(config, a, b, steps, steps_per_call):
+def fit_ms(config, a, b, steps, steps_per_call, jit_compile=False):
     """``(wall ms, CPU ms)`` per step of ``training.fit`` in its steady state (first call excluded)."""
     trainer = cyclegan.Trainer(config, steps_per_epoch=BATCHES)
     with tempfile.TemporaryDirectory() as run_dir:
         result = training.fit(trainer, dataset_fn_for(a, b, config.batch_size), run_dir, steps_per_epoch=BATCHES,
                               total_steps=steps, log_every=50, sample_every=500, checkpoint_every=1000,
-                              progress=True, steps_per_call=steps_per_call)
+                              progress=True, steps_per_call=steps_per_call, jit_compile=jit_compile)
     return (1000 * result.steady_seconds / result.steady_steps, 1000 * result.steady_cpu_seconds / result.steady_steps)
 
 
@@ -91,16 +93,18 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of every measurement")
     parser.add_argument("--steps-per-call", default="1,8", help="the fit rows' K values")
+    parser.add_argument("--xla", action="store_true", help="also each fit row with XLA (jit_compile)")
     args = parser.parse_args(argv)
     config = demo_config()
     a, b = arrays(config)
     ks = [int(k) for k in args.steps_per_call.split(",")]
-    rows = {"bare": [], **{f"fit K={k}": [] for k in ks}}
+    fits = [(f"fit K={k}", k, False) for k in ks] + [(f"fit K={k} xla", k, True) for k in ks if args.xla]
+    rows = {"bare": [], **{name: [] for name, _, _ in fits}}
     bare = bare_step(config, a, b)
     for round_ in range(args.rounds):
         rows["bare"].append(bare(args.steps))
-        for k in ks:
-            rows[f"fit K={k}"].append(fit_ms(config, a, b, args.steps, k))
+        for name, k, jit in fits:
+            rows[name].append(fit_ms(config, a, b, args.steps, k, jit))
         print(f"round {round_ + 1}: " + ", ".join(f"{name} {values[-1][0]:.1f} ms ({values[-1][1]:.1f} CPU ms)"
                                                   for name, values in rows.items()), file=sys.stderr)
     result = {
@@ -117,7 +121,7 @@ def main(argv=None):
             "over_bare_each_round": {name: [round(x, 3) for x in r] for name, r in ratios.items()},
         }
     for name in rows:
-        print(f"{name:10s} wall {result['wall']['ms_per_step'][name]:8.2f} ms/step (x{result['wall']['over_bare'][name]:.3f}"
+        print(f"{name:14s} wall {result['wall']['ms_per_step'][name]:8.2f} ms/step (x{result['wall']['over_bare'][name]:.3f}"
               f" of bare), CPU {result['cpu']['ms_per_step'][name]:8.2f} ms/step (x{result['cpu']['over_bare'][name]:.3f})")
     print(json.dumps(result))
 
