@@ -508,11 +508,13 @@ ZOO = [
 Trains each image-to-image family of `tfgan_translate` briefly on the built-in demo data (no
 download), with the demo's reference settings, and compares them:
 
-- pix2pix on `demo-paired` (edges -> photo crops) and pix2pixHD on `demo-gray2color` (colourization),
-  paired data;
-- CycleGAN, DiscoGAN and DualGAN on `demo-unpaired`: a colour mapping with a known answer, so their
-  unpaired A -> B translations can be scored against the truth (the identity guess, output = input,
-  scores about 13 dB PSNR).
+- pix2pix on `demo-paired` (edges -> photo crops), paired data;
+- CycleGAN, CUT, FastCUT, DiscoGAN and DualGAN on `demo-unpaired`: a colour mapping with a known
+  answer, so their unpaired A -> B translations can be scored against the truth (the identity
+  guess, output = input, scores about 13 dB PSNR);
+- pix2pixHD on `demo-labels`: semantic label maps (photo crops segmented into 6 colour classes,
+  with instance maps) -> photos, with the feature encoder's styles. It translates label maps, not
+  images, so it has its own section at the end.
 
 The list of families comes from the registry (`families.all_families()`: every family declares its
 demo, with the dataset it was tuned on), so a new translation family shows up here without editing the notebook;
@@ -537,7 +539,10 @@ RUN_ROOT = os.environ.get("TFGAN_NB_RUN_ROOT", "runs")  # a Google Drive folder 
 ## The families and their settings
 
 Each family's demo settings (`families.get(name).demo.config`, the paper's architecture made
-narrower for 32 px CPU runs) with this notebook's image size and filters.
+narrower for 32 px CPU runs) with this notebook's image size and filters. A family whose demo runs
+translate label maps rather than images (`family.map_inputs` gives their inputs: pix2pixHD on
+`demo-labels`) goes to `label_zoo`, for the last section; the others, in `zoo`, to the sections
+in between.
 """),
     code('''
 import dataclasses
@@ -554,14 +559,24 @@ def zoo_config(demo):
     return type(demo.config)(**fields)
 
 
+def takes_label_maps(family, config):
+    """Whether runs of ``family`` at ``config`` translate label maps (pix2pixHD's) rather than images."""
+    return family.map_inputs is not None and family.map_inputs(config, clusters={}) is not None
+
+
 # every family with a demo, except those that generate from noise instead of translating (CGAN, InfoGAN)
 translators = [f.name for f in families.all_families() if f.translates and f.demo is not None]
 names = [name.strip() for name in FAMILIES.split(",") if name.strip()] or translators
 unknown = [name for name in names if name not in translators]
 assert not unknown, f"no image-to-image demo for {unknown}; choose from {translators}"
-zoo = {name: (families.get(name).demo, zoo_config(families.get(name).demo)) for name in names}
-for name, (demo, config) in zoo.items():
-    print(f"{name:10s} {demo.dataset:14s} batch {config.batch_size}, lr {config.lr}")
+zoo, label_zoo = {}, {}  # families that translate images (the sections below); label maps (the last section)
+for name in names:
+    demo = families.get(name).demo
+    config = zoo_config(demo)
+    (label_zoo if takes_label_maps(families.get(name), config) else zoo)[name] = (demo, config)
+for name, (demo, config) in {**zoo, **label_zoo}.items():
+    print(f"{name:10s} {demo.dataset:14s} batch {config.batch_size}, lr {config.lr}"
+          + (" (label maps: last section)" if name in label_zoo else ""))
 '''),
     md("""
 ## The data
@@ -682,6 +697,114 @@ for name, (demo, config) in zoo.items():
     written, _ = inference.translate_files(model, inference.list_inputs(inputs), run_dir / "translate" / "outputs",
                                            overwrite=True)
     print(f"{name}: exported {', '.join(p.name for p in paths)}; translated {len(written)} files into {written[0].parent}")
+'''),
+    md("""
+## Label maps: pix2pixHD with instance maps and styles
+
+pix2pixHD's demo translates semantic label maps into photos. `demo-labels` holds real photo crops
+segmented into 6 colour classes, with 16-bit instance maps (each region of the two countable classes
+is an instance); its batches are `{"label", "instance", "b"}`, with no input image `"a"`, which is
+why the sections above leave it out. G takes the label map one-hot, the instance boundaries and,
+per instance, a style: in training the feature encoder E's average features of the real photo.
+After training (`runs.after_training`) E's features of the training photos are clustered per class
+(k-means), into `feature_clusters.json` of the run folder; to translate, each instance takes a
+cluster centre of its class, chosen with `choice={class: cluster}` or drawn with a seed
+(`family.map_inputs(config, run_dir)` composes G's input). These cells run when `FAMILIES` holds
+pix2pixhd; the sample grids show the held-out label maps in colour | translation | photo.
+"""),
+    code('''
+label_runs = {}
+for name, (demo, config) in label_zoo.items():
+    family, run_dir = families.get(name), Path(RUN_ROOT) / f"zoo_{name}"
+    print(f"== {name} on {demo.dataset} ==")
+    dataset_fn, steps_per_epoch = runs.training_dataset_fn(name, demo.dataset, config)
+    held_out = evaluation.evaluation_source(family, demo.dataset, IMAGE_SIZE, batch_size=NUM_EXAMPLES, config=config)
+    sample_batch = next(iter(held_out.pairs()))  # {"label", "instance", "b"} of the first held-out examples
+    trainer = family.trainer(config, steps_per_epoch=steps_per_epoch)
+    started = time.perf_counter()
+    result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=STEPS,
+                          sample_batch=sample_batch, sample_every=max(1, STEPS // 2),
+                          checkpoint_every=max(1, STEPS // 2), progress=True)
+    runs.after_training(family, trainer, dataset_fn, run_dir)  # fits and saves the k-means styles
+    label_runs[name] = dict(trainer=trainer, result=result, seconds=time.perf_counter() - started,
+                            maps=family.map_inputs(config, run_dir))
+    show_grid(latest_grid(run_dir), f"{name}, step {result.step}: label map | translation | photo", width=8)
+'''),
+    md("""
+The first held-out label maps (files of the test split, pixels never trained on) in colour, their
+instance boundaries, the translation with two different styles of one class (the same label map,
+the two most different k-means centres of the class that covers most of these maps; the other
+classes draw theirs with the same seed), their difference (5 times brighter) and the true photo.
+"""),
+    code('''
+import json
+
+from tfgan_translate import pix2pixhd
+from tfgan_translate.data.label_demo import demo_labels_folder
+
+folder = demo_labels_folder()  # demo-labels: train_label/ train_inst/ train_img/ test_label/ test_inst/ test_img/
+class_names = [entry["name"] for entry in json.loads((folder / "classes.json").read_text())["classes"]]
+test_files = data.labelled_files(folder, "test")[:NUM_EXAMPLES]
+for name, run in label_runs.items():
+    maps = run["maps"]
+    labels, instances = (np.concatenate(arrays) for arrays in zip(*(maps.maps(f.label, f.instance) for f in test_files)))
+    pixels = np.bincount(labels.ravel(), minlength=len(class_names))
+    styled = [c for c, centres in maps.clusters.items() if len(centres) > 1]  # classes with two styles or more
+    shown = max(styled or list(maps.clusters), key=lambda c: pixels[c])
+    centres = maps.clusters[shown]
+    first, second = np.unravel_index(((centres[:, None] - centres[None]) ** 2).sum(-1).argmax(), (len(centres),) * 2)
+    family, generators = runs.load_generators(Path(RUN_ROOT) / f"zoo_{name}")
+    generator = runs.generator_for_direction(family, generators, "AtoB")
+    columns = {"label map": maps.shown({"label": labels}),
+               "boundaries": pix2pixhd.instance_boundaries(instances) * 2 - 1}
+    for k in (first, second):
+        columns[f"{class_names[shown]} style {k}"] = np.stack([
+            inference.translate_array(generator, maps.compose(f.label, f.instance, choice={shown: int(k)}, seed=0))
+            for f in test_files])
+    styles = list(columns.values())[-2:]
+    columns["difference x5"] = np.clip(np.abs(styles[0] - styles[1]) * 5, 0, 1) * 2 - 1  # |style - style|, 5 times
+    columns["photo"] = [np.asarray(Image.open(f.photo)) for f in test_files]
+    print(f"{name}: {sum(len(c) for c in maps.clusters.values())} styles over {len(maps.clusters)} classes; "
+          f"class {shown} ({class_names[shown]}) with styles {first} and {second}")
+    show_columns(columns, width=12)
+'''),
+    md("""
+Held-out PSNR / SSIM / L1 against the true photos of the whole test split
+(`evaluation.evaluate_run`, styles drawn with seed 0), and the demo's report
+(`demo.quality(trainer)`): the same PSNR next to the untrained generator and to painting every
+pixel with its class's mean training colour, the best a model that knows only each pixel's
+class can do in squared error. Then the generator is exported (with its styles file beside it)
+and the exported `.keras` file translates the label-map files (`inference.translate_files` with
+`read=`, which composes each file's input from its instance map).
+"""),
+    code('''
+import shutil
+
+import keras
+
+for name, (demo, config) in label_zoo.items():
+    run, run_dir = label_runs[name], Path(RUN_ROOT) / f"zoo_{name}"
+    report, _ = evaluation.evaluate_run(run_dir, demo.dataset, metrics=("psnr", "ssim", "l1"), overwrite=True,
+                                        log=lambda text: None)
+    scores = report["results"]["AtoB"]
+    print(f"{name}, step {run['result'].step} ({run['seconds']:.0f} s): held-out PSNR {scores['psnr']:.2f} dB, "
+          f"SSIM {scores['ssim']:.3f}, L1 {scores['l1']:.3f}")
+    if demo.quality is not None:
+        quality = demo.quality(run["trainer"])
+        print(f"  demo report: {quality['test_psnr_db']} dB; untrained generator {quality['untrained_test_psnr_db']} dB, "
+              f"mean colour of each class {quality['mean_colour_test_psnr_db']} dB")
+
+    family, generators = runs.load_generators(run_dir)
+    paths = inference.export_generators(generators, run_dir / "export", name, overwrite=True)
+    for extra in run["maps"].files(run_dir):  # the styles the generator's input is made with
+        shutil.copyfile(extra, run_dir / "export" / extra.name)
+    model = keras.models.load_model(paths[0])
+    instance_map = {Path(f.label).name: f.instance for f in test_files}
+    written, _ = inference.translate_files(
+        model, [Path(f.label) for f in test_files], run_dir / "translate" / "outputs", overwrite=True,
+        read=lambda path: run["maps"].compose(path, instance_map[Path(path).name], seed=0))
+    print(f"  exported {', '.join(p.name for p in paths)} and {', '.join(p.name for p in run['maps'].files(run_dir))}; "
+          f"translated {len(written)} label maps into {written[0].parent}")
 '''),
 ]
 

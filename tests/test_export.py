@@ -278,3 +278,19 @@ def test_a_constant_output_is_caught_even_within_the_loose_int8_bound(tmp_path):
     assert not path.exists()
     close = reference + np.random.default_rng(1).normal(0, 0.01, reference.shape).astype(np.float32)
     assert export.check_parity("tflite-int8", reference, close, path)["mean_abs_error"] < 0.02
+
+
+def test_a_one_channel_generator_converts_to_onnx_of_the_right_shape_every_time(tmp_path):
+    """tf2onnx's reshape optimizer turned a 4 -> 1 channel generator's output into (1, 1, H, W, 1) in
+    about one conversion in four (its node order follows object ids); eight conversions in a row
+    must each give the Keras model's (1, H, W, 1) and its values."""
+    keras.utils.set_random_seed(3)
+    model = networks.build_resnet_generator((None, None, 4), output_channels=1, ngf=4, n_blocks=1)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 36, 44, 4)).astype(np.float32)
+    expected = model(x, training=False).numpy()
+    for attempt in range(8):
+        path = tmp_path / f"g{attempt}.onnx"
+        export.WRITERS["onnx"](model, path, None)
+        output = _run("onnx", path, x)
+        assert output.shape == expected.shape, f"conversion {attempt}"
+        np.testing.assert_allclose(output, expected, atol=export.TOLERANCE["onnx"])

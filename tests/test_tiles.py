@@ -74,7 +74,8 @@ def test_a_generator_with_a_coarser_branch_tiles_exactly_too():
     from tfgan_translate import families
 
     family = families.get("pix2pixhd")
-    config = dataclasses.replace(family.smoke_config, n_local_enhancers=1)
+    config = dataclasses.replace(family.smoke_config, n_local_enhancers=1, label_nc=0, instance_feat=False,
+                                 use_instance_map=False)  # an RGB input: tiles cut images
     generator = family.build_models(config)[family.generator_names[0]]
     image = np.random.default_rng(0).uniform(-1, 1, (150, 130, 3)).astype(np.float32)
     assert tiles.receptive_radius(generator) > 40  # the chain through the coarse branch, not the local layers only

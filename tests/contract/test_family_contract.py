@@ -158,8 +158,16 @@ def test_cli_train_resume_sample_and_use(tmp_path, capsys, name):
     assert_report_complete(run_dir / "report.html")
 
     image = tmp_path / "photo.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (36, 44, 3), np.uint8)).save(image)
     translate = ["translate", "--run-dir", str(run_dir), "--input", str(image), "--output", str(tmp_path / "out")]
+    maps = family.map_inputs(config, clusters={}) if family.map_inputs else None
+    if maps is None:  # a photo
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (36, 44, 3), np.uint8)).save(image)
+    else:  # a label map of the run's classes (and its instance map): what such a run translates
+        labels = np.random.default_rng(0).integers(0, config.label_nc, (36, 44), np.uint8)
+        Image.fromarray(labels).save(image)
+        (tmp_path / "instances").mkdir()
+        Image.fromarray(labels.astype(np.uint16) * 1000 + 1).save(tmp_path / "instances" / "photo.png")
+        translate += ["--instances", str(tmp_path / "instances")]
     if family.translates:
         for direction in family.directions:
             assert cli.main([*translate, "--direction", direction, "--overwrite"]) == 0

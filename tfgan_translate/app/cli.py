@@ -6,6 +6,7 @@ Each sub-command is a pair of functions: ``_add_<name>(subparsers)`` declares it
 
 import argparse
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -211,14 +212,19 @@ def _run_train(args):
         return 1
     saved = (f"checkpoint {result.checkpoint}" if distribute.is_chief(strategy)
              else "checkpoints are written by the chief (worker 0)")
+    finished = not result.interrupted and result.step >= total_steps and distribute.is_chief(strategy)
     if not result.losses:  # the run was already at total_steps: nothing was trained
         print(f"step {result.step}: nothing to train ({run_dir} is at step {result.step}, the end is step "
               f"{total_steps}; pass a larger --steps to continue); "
               f"{saved}; config {Path(run_dir) / config_io.CONFIG_FILE}")
+        if finished:
+            runs.after_training(family, trainer, dataset_fn, run_dir)
         return 130 if result.interrupted else 0
     losses = ", ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
     print(f"step {result.step}: {losses}; {result.images_per_second:.1f} images/s; "
           f"{saved}; config {Path(run_dir) / config_io.CONFIG_FILE}")
+    if finished:
+        runs.after_training(family, trainer, dataset_fn, run_dir)
     if distribute.is_chief(strategy):
         from .report import write_report
 
@@ -263,11 +269,49 @@ def _add_translate(subparsers):
                         "the result the untiled one; at most the tile)")
     parser.add_argument("--output-bit-depth", type=int, choices=(8, 16), default=8,
                         help="bits per sample of the outputs (16 keeps a 16-bit input's levels; default: %(default)s)")
+    maps = parser.add_argument_group("label maps (pix2pixhd runs trained with --label-nc)")
+    maps.add_argument("--instances", metavar="FOLDER",
+                      help="instance maps of the --input label maps, one per label map with the same name")
+    maps.add_argument("--feature-cluster", action="append", default=[], metavar="CLASS=K",
+                      help="the style of class CLASS: its k-means cluster K (runs with instance_feat; repeat for "
+                      "more classes; the other classes draw a style per instance with --style-seed)")
+    maps.add_argument("--style-seed", type=int, default=0,
+                      help="seed of the styles drawn for classes without --feature-cluster (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     return parser
 
 
 GRID_EXAMPLES = 16  # rows of translate --grid
+
+
+def _map_reader(args, family, config):
+    """``path -> generator input`` for a run that translates label maps (``None`` for image runs),
+    with the instance map of the same name from ``--instances`` and the chosen styles."""
+    maps = family.map_inputs(config, args.run_dir) if family.map_inputs else None
+    if maps is None:
+        if args.instances or args.feature_cluster:
+            raise UsageError("--instances and --feature-cluster are for runs that translate label maps "
+                             "(pix2pixhd with --label-nc); this run translates images")
+        return None
+    choice = maps.parse_choice(args.feature_cluster) if args.feature_cluster else None
+    if choice and not maps.has_styles:
+        raise UsageError("--feature-cluster picks the styles of a run trained with instance_feat; this run has none")
+    if args.instances and not Path(args.instances).is_dir():
+        raise UsageError(f"--instances {args.instances}: no such folder")
+    if maps.needs_instances and not args.instances:
+        raise UsageError("this run uses instance maps: give their folder with --instances (a file of the same name "
+                         "for each label map)")
+
+    def read(path):
+        instance = None
+        if args.instances:
+            matches = sorted(p for p in Path(args.instances).glob(f"{Path(path).stem}.*") if p.is_file())
+            if not matches:
+                raise ValueError(f"no instance map for {Path(path).name} in {args.instances}")
+            instance = matches[0]
+        return maps.compose(path, instance, choice=choice, seed=args.style_seed)
+
+    return read
 
 
 def _check_translate_pages(args):
@@ -286,6 +330,8 @@ def _check_translate_pages(args):
 def _run_translate(args):
     from . import inference, outputs, runs
 
+    if args.style_seed < 0:
+        raise UsageError(f"--style-seed must be >= 0, got {args.style_seed}")
     if args.tile is not None and args.tile < 16:
         raise UsageError(f"--tile must be at least 16 pixels, got {args.tile}")
     if args.tile_halo is not None and (args.tile is None or args.tile_halo < 0):
@@ -293,17 +339,22 @@ def _run_translate(args):
     inputs = inference.list_inputs(args.input)
     outputs.check_folder(args.output, "--output", create=False)
     _check_translate_pages(args)
+    read = None
     if args.model:
+        if args.instances or args.feature_cluster:
+            raise UsageError("--instances and --feature-cluster need the run (--run-dir): its label_nc and styles")
         model = inference.load_generator_file(args.model)
         if len(model.inputs) != 1:
             raise UsageError(f"--model {args.model} takes {len(model.inputs)} inputs (noise and codes): "
                              "it generates images, it does not translate them")
     else:
-        family, generators = runs.load_generators(args.run_dir)
+        family, config, generators, _ = runs.load_trained(args.run_dir)
         runs.refuse_generative(family)
         model = runs.generator_for_direction(family, generators, args.direction)
+        read = _map_reader(args, family, config)
     written, skipped = inference.translate_files(model, inputs, args.output, args.overwrite,
-                                                 bit_depth=args.output_bit_depth, tile=args.tile, halo=args.tile_halo)
+                                                 bit_depth=args.output_bit_depth, tile=args.tile, halo=args.tile_halo,
+                                                 read=read)
     if not written:
         print(f"tfgan-translate translate: nothing was translated: none of the {len(inputs)} input(s) could be read "
               f"and translated (see above); --input {args.input}", file=sys.stderr)
@@ -356,13 +407,17 @@ def _run_export(args):
     from . import export
 
     size = args.size or getattr(config, "image_size", 256)
+    maps = family.map_inputs(config, clusters={}) if family.map_inputs else None
     try:
         record = export.export_models(generators, args.output, family.name, formats=formats, size=size,
-                                      overwrite=args.overwrite)
+                                      overwrite=args.overwrite, input_description=maps and maps.describe())
     except export.ExportError as error:
         print(f"tfgan-translate export: {error}", file=sys.stderr)
         return 1
     print(f"exported {', '.join(generators)} as {', '.join(formats)} into {args.output} (see export.json)")
+    for extra in maps.files(args.run_dir) if maps is not None else []:  # e.g. the styles its features take
+        shutil.copyfile(extra, Path(args.output) / extra.name)
+        print(f"copied the run's {extra.name} beside them")
     from .report import record_export
 
     record_export(args.run_dir, Path(args.output).resolve(), record)

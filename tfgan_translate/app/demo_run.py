@@ -23,6 +23,8 @@ def _train(family, config, dataset, run_dir, total_steps, progress):
     started = time.perf_counter()
     result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=steps,
                           sample_every=max(1, steps // 4), checkpoint_every=max(1, steps // 4), progress=progress)
+    if not result.interrupted:
+        runs.after_training(family, trainer, dataset_fn, run_dir)
     return trainer, result, time.perf_counter() - started
 
 
@@ -44,8 +46,14 @@ def _print_report(report, output):
         if "code_class_accuracy" in item:
             print(f"  best-mapping categorical code -> digit accuracy: {item['code_class_accuracy']:.1%}")
         if "test_psnr_db" in item:
-            print(f"  held-out PSNR {item['test_psnr_db']:.2f} dB (untrained generator "
-                  f"{item['untrained_test_psnr_db']:.2f} dB, the input itself {item['input_test_psnr_db']:.2f} dB)")
+            others = [f"untrained generator {item['untrained_test_psnr_db']:.2f} dB"]
+            if "input_test_psnr_db" in item:
+                others.append(f"the input itself {item['input_test_psnr_db']:.2f} dB")
+            if "mean_colour_test_psnr_db" in item:
+                others.append(f"each class in its mean training colour {item['mean_colour_test_psnr_db']:.2f} dB")
+            if "encoded_test_psnr_db" in item:
+                others.append(f"with the true photo's own style {item['encoded_test_psnr_db']:.2f} dB")
+            print(f"  held-out PSNR {item['test_psnr_db']:.2f} dB ({', '.join(others)})")
     if "cyclegan" in report:
         print(f"CycleGAN PSNR gain over identity: {report['cyclegan']['psnr_gain_db']:+.1f} dB")
     print(f"report: {output / 'report.json'}")

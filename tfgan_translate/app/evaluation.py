@@ -43,9 +43,12 @@ def evaluation_source(family, dataset, image_size, batch_size=16, direction="Ato
     ``direction`` in a run trained with the data direction ``trained_direction``
     (``data.resolve(...).heldout_for``), at the channels of ``config``'s domains; see the module
     docstring."""
+    from .runs import label_options
+
     source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
     return source.heldout_for(direction, trained_direction, image_size=image_size, batch_size=batch_size,
-                              channels=_channels(config, direction))
+                              channels=_channels(config, direction),
+                              labels=None if config is None else label_options(config))
 
 
 def _channels(config, direction):
@@ -94,8 +97,9 @@ class Evaluator:
     """
 
     def __init__(self, family, sources, metrics, features=None, max_images=None,
-                 kid_subsets=metric_lib.KID_SUBSETS, kid_subset_size=metric_lib.KID_SUBSET_SIZE):
+                 kid_subsets=metric_lib.KID_SUBSETS, kid_subset_size=metric_lib.KID_SUBSET_SIZE, map_inputs=None):
         self.family = family
+        self.map_inputs = map_inputs  # a run that translates label maps: how a batch becomes G's input
         self.sources = sources
         self.metrics = tuple(metrics)
         for source in sources.values():
@@ -122,7 +126,7 @@ class Evaluator:
         count = 0
         if source.paired:
             for batch in _take(source.pairs(), self.max_images):
-                translated = generator(batch["a"], training=False)
+                translated = generator(self.generator_input(batch), training=False)
                 count += int(translated.shape[0])
                 for name in paired:
                     values[name].append(PAIRED_METRICS[name](translated, batch["b"]).numpy())
@@ -153,6 +157,15 @@ class Evaluator:
             result["num_real_images"] = real.count
         result["num_images"] = count
         return result
+
+
+    def generator_input(self, batch):
+        """What the generator translates in a held-out pair: ``"a"``, or the composed label-map input."""
+        return batch["a"] if self.map_inputs is None else self.map_inputs.batch_input(batch)
+
+    def shown_input(self, batch):
+        """The pair's input as grids show it (label maps in colour)."""
+        return batch["a"] if self.map_inputs is None else self.map_inputs.shown(batch)
 
 
 def generator_for(family, direction):
@@ -210,7 +223,7 @@ def _directions(direction, family):
 def make_evaluator(dataset, family, config, metrics=None, direction="AtoB", inception_weights=None,
                    features=None, batch_size=16, max_images=None, data_dir=None, strict=False,
                    trained_direction="AtoB", fid_network=None, fid_weights=None, fid_resize="legacy",
-                   **kid_options):
+                   map_inputs=None, **kid_options):
     """An :class:`Evaluator` for ``family``'s generators (of ``config``) on ``dataset``'s held-out split.
 
     ``direction`` (``AtoB``, ``BtoA`` or ``both``) picks CycleGAN's generator(s), and is
@@ -228,11 +241,13 @@ def make_evaluator(dataset, family, config, metrics=None, direction="AtoB", ince
     sources = {d: evaluation_source(family, dataset, config.image_size, batch_size, d, data_dir, strict,
                                     trained_direction, config)
                for d in directions}
+    if map_inputs is None and family.map_inputs is not None:  # a label-map run scored without its folder
+        map_inputs = family.map_inputs(config, clusters={})
     paired = all(s.paired for s in sources.values())
     names = check_metrics(metrics or default_metrics(paired, weights or features), paired)
     if any(m in DISTRIBUTION_METRICS for m in names) and features is None:
         features = metric_lib.feature_network(network, weights, fid_resize, batch_size=batch_size).load()
-    return Evaluator(family, sources, names, features, max_images, **kid_options)
+    return Evaluator(family, sources, names, features, max_images, map_inputs=map_inputs, **kid_options)
 
 
 def checkpoint_step(checkpoint):
@@ -293,7 +308,9 @@ def evaluate_run(run_dir, dataset, metrics=None, direction=None, inception_weigh
     started = time.perf_counter()
     evaluator = make_evaluator(dataset, family, config, metrics, direction, inception_weights, features,
                                batch_size, max_images, data_dir, strict, trained_direction, fid_network,
-                               fid_weights, fid_resize, **kid_options)
+                               fid_weights, fid_resize,
+                               map_inputs=family.map_inputs(config, run_dir) if family.map_inputs else None,
+                               **kid_options)
     source = next(iter(evaluator.sources.values()))
     report = {
         "run_dir": str(run_dir), "family": family.name, "step": step, "checkpoint": checkpoint,
@@ -333,11 +350,12 @@ def write_sample_grid(evaluator, generators, path, count=SAMPLE_EXAMPLES):
         generator = generators[generator_for(evaluator.family, direction)]
         if source.paired:
             batch = next(iter(_take(source.pairs(), count)))
-            images, targets = batch["a"], batch["b"]
+            images, shown, targets = evaluator.generator_input(batch), evaluator.shown_input(batch), batch["b"]
         else:
             images, targets = next(iter(_take(source.inputs(), count))), None
+            shown = images
         prefix = f"{direction}: " if len(evaluator.sources) > 1 else ""
-        columns[f"{direction} input"] = images
+        columns[f"{direction} input"] = shown
         columns[f"{direction} translation"] = generator(images, training=False)
         titles += [f"{prefix}input x", f"{prefix}G(x)"]
         if targets is not None:

@@ -22,6 +22,7 @@ int8's error is reported and only bounded loosely (quantised weights differ by d
 ``export.json`` also says how to feed each file: layout, value range, channels, size.
 """
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -139,8 +140,28 @@ def _write_onnx(model, path, size):
 
     _numpy2_compatible_tf2onnx()
     function = tf.function(_inference(model), input_signature=_specs(model))
-    with portable_ops():
+    with portable_ops(), _without_onnx_optimizer("reshape_optimizer"):
         tf2onnx.convert.from_function(function, input_signature=_specs(model), opset=ONNX_OPSET, output_path=str(path))
+
+
+@contextlib.contextmanager
+def _without_onnx_optimizer(name):
+    """tf2onnx with one of its graph optimizers left out, for the conversions made inside.
+
+    ``reshape_optimizer`` (tf2onnx 1.16-1.17) replaces the computed shape of the reshape that stands
+    for a one-channel NCHW -> NHWC transpose with a wrong constant in some runs and not others (its
+    node order follows object ids): a 4 -> 1 channel generator then gave (1, 1, H, W, 1) instead of
+    (1, H, W, 1) in about one conversion in four. Without it the graphs keep their one transpose and
+    convert the same way every time (``tests/test_export.py`` converts one repeatedly)."""
+    from tf2onnx import optimizer
+
+    table = optimizer._optimizers  # noqa: SLF001 (from_function takes no optimizer list)
+    removed = table.pop(name, None)
+    try:
+        yield
+    finally:
+        if removed is not None:
+            table[name] = removed
 
 
 def _numpy2_compatible_tf2onnx():
@@ -263,9 +284,12 @@ def _export_one(model, fmt, path, fixed, inputs, side):
     return how
 
 
-def export_models(generators, output_dir, family, formats=DEFAULT_FORMATS, size=256, overwrite=False, log=print):
+def export_models(generators, output_dir, family, formats=DEFAULT_FORMATS, size=256, overwrite=False, log=print,
+                  input_description=None):
     """Write each generator in each format into ``output_dir``, check each file's parity, and write
-    ``export.json``; returns that record. ``size`` is the TFLite exports' fixed side (or ``(H, W)``).
+    ``export.json``; returns that record. ``size`` is the TFLite exports' fixed side (or ``(H, W)``);
+    ``input_description`` says how a generator's input channels are made when they are not an image
+    (pix2pixHD's one-hot label maps), recorded as each generator's ``input_channels``.
 
     Refuses before writing when a file exists, unless ``overwrite``. When a format fails
     (:class:`ExportError`), its file is deleted and ``export.json`` records the files checked so far."""
@@ -292,6 +316,8 @@ def export_models(generators, output_dir, family, formats=DEFAULT_FORMATS, size=
                 "size_multiple": multiple, "channels_in": model.inputs[0].shape[-1] if image else None,
                 "channels_out": model.output_shape[-1], "inputs": {t.name: list(t.shape[1:]) for t in model.inputs},
                 "files": {}}
+            if input_description:
+                entry["input_channels"] = input_description
             for fmt in formats:
                 path = output_dir / file_name(name, fmt)
                 inputs = fixed_inputs if fmt.startswith("tflite") else any_size_inputs

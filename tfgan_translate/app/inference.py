@@ -141,10 +141,13 @@ def list_inputs(path):
     return files
 
 
-def translate_files(model, inputs, output_dir, overwrite=False, log=print, bit_depth=8, tile=None, halo=None):
+def translate_files(model, inputs, output_dir, overwrite=False, log=print, bit_depth=8, tile=None, halo=None,
+                    read=None):
     """Translate every input image into ``output_dir/<stem>.png`` (``.tif`` for outputs of other
     than 1 or 3 channels) at the input's size, with ``bit_depth`` bits per sample; with ``tile``,
     images larger than a tile go tile by tile (:mod:`.tiles`, the whole image's statistics).
+    ``read(path) -> (H, W, C) array`` makes the generator's input of a file (default: the image
+    in [-1, 1] at the generator's channels; pix2pixHD's label maps compose theirs).
 
     Refuses (before writing anything) when an output exists, unless ``overwrite``;
     unreadable images are skipped with a message naming them. Returns
@@ -163,9 +166,10 @@ def translate_files(model, inputs, output_dir, overwrite=False, log=print, bit_d
     written, skipped = [], []
     for src, dst in targets:
         try:
-            image = read_image(src, channels)
+            image = read_image(src, channels) if read is None else read(src)
         except (UnidentifiedImageError, OSError, ValueError, tf.errors.OpError) as error:
-            log(f"skipped {src}: not a readable image ({first_line(error)})")
+            log(f"skipped {src}: {'not a readable image' if read is None else 'not a usable input'} "
+                f"({first_line(error)})")
             skipped.append(src)
             continue
         try:

@@ -24,7 +24,20 @@ def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None
         channels = (config.input_channels, config.output_channels)
     else:
         channels = None
-    return source.training(config.image_size, config.batch_size, config.seed, direction, channels, shard)
+    return source.training(config.image_size, config.batch_size, config.seed, direction, channels, shard,
+                           labels=label_options(config))
+
+
+def label_options(config):
+    """``(label_nc, use_instance)`` of a config that can translate label maps (pix2pixHD; ``label_nc`` 0
+    when this one translates images), ``None`` for a family without label maps.
+
+    Instance maps are required with ``use_instance_map``, and taken when present for E's features."""
+    if not hasattr(config, "label_nc"):
+        return None
+    if not config.label_nc:
+        return 0, False
+    return config.label_nc, True if config.use_instance_map else (None if config.instance_feat else False)
 
 
 def load_run_config(run_dir):
@@ -65,3 +78,13 @@ def refuse_generative(family):
 def generator_for_direction(family, generators, direction):
     """The generator of ``generators`` that translates ``direction`` in a run of ``family``."""
     return generators[family.generator_for(direction)]
+
+
+def after_training(family, trainer, dataset_fn, run_dir, log=print):
+    """The family's step after a finished training (pix2pixHD's k-means styles), with its message."""
+    if family.after_training is None:
+        return {}
+    done = family.after_training(trainer, dataset_fn, run_dir) or {}
+    for message in done.values():
+        log(message)
+    return done

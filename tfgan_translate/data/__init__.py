@@ -11,6 +11,9 @@ or ``crop_size``, ``load_size``, ``preprocess``, ``training``, ``seed``, ``stric
 ``single_folder(path)``         images to translate -> ``{"a", "path"}``
 ``demo_paired(task)``           offline pix2pix demo (edges2photo, gray2color)
 ``demo_unpaired(split)``        offline CycleGAN demo with a known answer
+``labelled_dataset(root)``      pix2pixHD label maps (+ instance maps) and photos ->
+                                ``{"label", "instance", "b"}`` (:mod:`.label_maps`)
+``write_demo_labelled(root)``   offline labelled demo data with a held-out split
 ``resolve(value, kind)``        a CLI ``--dataset`` value -> training batches per epoch
                                 and held-out splits (:mod:`.sources`)
 ==============================  =====================================================
@@ -29,6 +32,17 @@ from tfgan_translate.data.folders import (
     single_folder,
     unaligned_folder,
 )
+from tfgan_translate.data.label_demo import write_demo_labelled
+from tfgan_translate.data.label_maps import (
+    LabelledFiles,
+    LabelMapError,
+    labelled_dataset,
+    labelled_files,
+    labelled_layout,
+    one_hot_labels,
+    read_instance_map,
+    read_label_map,
+)
 from tfgan_translate.data.options import PREPROCESS_MODES, Options
 from tfgan_translate.data.preprocess import denormalize, normalize, to_uint8
 from tfgan_translate.data.sources import DataSource, HeldOut, resolve
@@ -40,4 +54,6 @@ __all__ = [
     "Options", "PREPROCESS_MODES",
     "normalize", "denormalize", "to_uint8", "psnr", "decode_image", "decode_levels",
     "BadImageError", "BadImageWarning", "FolderLayoutError",
+    "labelled_layout", "labelled_files", "LabelledFiles", "labelled_dataset", "one_hot_labels",
+    "read_label_map", "read_instance_map", "write_demo_labelled", "LabelMapError",
 ]

@@ -20,7 +20,7 @@ from tfgan_translate.data.preprocess import normalize, transform
 _CROPPING_MODES = ("resize_and_crop", "scale_width_and_crop", "crop")
 
 
-def image_stream(items, count, load, options: Options, keys=("a",), stream=0, source=""):
+def image_stream(items, count, load, options: Options, keys=("a",), stream=0, source="", map_keys=()):
     """Dataset of dicts whose ``keys`` hold jittered float32 images in [-1, 1].
 
     Args:
@@ -32,6 +32,9 @@ def image_stream(items, count, load, options: Options, keys=("a",), stream=0, so
         stream: distinguishes independent streams (domains A and B) that share a seed.
         source: names the stream's data (e.g. ``"trainB"``) in a file cache's name, so the
             two domains of an unpaired dataset never share or swap cache files.
+        map_keys: one-channel maps of integer ids (pix2pixHD's label and instance maps) given the
+            same crop and mirror as ``keys`` but resized by nearest neighbour and kept as int32
+            ids, never interpolated nor normalised.
     """
     o = options
     parallel = o.num_parallel_calls or tf.data.AUTOTUNE
@@ -41,7 +44,8 @@ def image_stream(items, count, load, options: Options, keys=("a",), stream=0, so
         items = items.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     if o.shard is not None and not o.cache:  # decoded by ``finish``, after it picks this worker's rows
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        return Undecoded(tf.data.Dataset.zip(items, seeds), lambda item, s: _augment(load(item), s, o, keys))
+        return Undecoded(tf.data.Dataset.zip(items, seeds),
+                         lambda item, s: _augment(load(item), s, o, keys, map_keys))
     ds = items.map(load, num_parallel_calls=parallel, deterministic=o.deterministic)
     if o.cache:
         ds = ds.cache("" if o.cache is True else "-".join(filter(None, [str(o.cache), source])))
@@ -49,7 +53,7 @@ def image_stream(items, count, load, options: Options, keys=("a",), stream=0, so
             ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     ds = tf.data.Dataset.zip(ds, seeds)
-    return ds.map(lambda example, s: _augment(example, s, o, keys),
+    return ds.map(lambda example, s: _augment(example, s, o, keys, map_keys),
                   num_parallel_calls=parallel, deterministic=o.deterministic)
 
 
@@ -65,7 +69,7 @@ class Undecoded:
         return Undecoded(self.dataset.repeat(), self.decode)
 
 
-def _augment(example, seed, o, keys):
+def _augment(example, seed, o, keys, map_keys=()):
     images = [example[k] for k in keys]
     joined = tf.concat(images, axis=-1) if len(images) > 1 else images[0]
     joined = transform(joined, o, seed)
@@ -77,6 +81,9 @@ def _augment(example, seed, o, keys):
         part = joined[..., start:start + channels]
         start += channels
         out[key] = tf.ensure_shape(normalize(part), [side, side, channels])
+    for key in map_keys:  # the same seed, so the same crop offset and mirror as the images
+        ids = transform(example[key], o, seed, method="nearest")  # float32 holds ids < 2**24 exactly
+        out[key] = tf.ensure_shape(tf.cast(tf.round(ids), tf.int32), [side, side, 1])
     return out
 
 

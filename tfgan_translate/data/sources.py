@@ -11,6 +11,9 @@ any other folder                            side-by-side A|B images, directly or
                                             ``train/`` (held out: ``test/`` or ``val/``)
 a tfds CycleGAN name (``horse2zebra``)      ``cycle_gan/<name>`` (held out: testA/testB)
 ``digits``, ``mnist``                       class-labelled digits (offline / tfds)
+a folder with ``train_label/`` or           label maps, instance maps and photos for
+``gtFine/`` + ``leftImg8bit/``              pix2pixHD (held out: ``test_*`` or ``val``)
+``demo-labels``                             offline label maps of real photos (pix2pixHD)
 ==========================================  ==========================================
 
 The kind of data a family takes (``paired``, ``unpaired``, ``labels``) decides what is
@@ -23,6 +26,8 @@ from pathlib import Path
 
 from . import digits
 from .demo import DEMO_DATASETS, demo_paired, demo_unpaired
+from .label_demo import LABELLED_DEMO, demo_labels_folder
+from .label_maps import held_out_split, labelled_dataset, labelled_layout
 from .folders import aligned_folder, single_folder, unaligned_folder
 from .pipeline import check_direction
 from .tfds_source import check_cycle_gan_name, tfds_split_images, tfds_unpaired
@@ -86,6 +91,11 @@ class DataSource:
         if self.kind == "labels":
             raise ValueError(f"--dataset {value!r}: the class-conditional families train on "
                              f"{' or '.join(digits.DATASETS)}")
+        if value == LABELLED_DEMO or ((Path(value).is_dir()) and labelled_layout(value)):
+            if self.kind != "paired":
+                raise ValueError(f"--dataset {value} holds label maps, which pix2pixhd translates (with --label-nc); "
+                                 f"this family needs {self.kind} images")
+            return "labelled"
         if value in DEMO_DATASETS:
             if value == "demo-unpaired" and self.kind == "paired":
                 raise ValueError("this family needs paired data; demo-unpaired has none (use demo-paired)")
@@ -116,14 +126,45 @@ class DataSource:
     @property
     def paired(self):
         """Whether the training batches pair each input with its target."""
-        return self.origin in ("demo", "pairs") and self.value != "demo-unpaired"
+        return self.origin in ("demo", "pairs", "labelled") and self.value != "demo-unpaired"
+
+    @property
+    def folder(self):
+        """The folder of a labelled dataset (``demo-labels`` is written into the cache on first use)."""
+        return demo_labels_folder() if self.value == LABELLED_DEMO else Path(self.value)
+
+    def _labelled(self, split, labels, options):
+        """The labelled dataset's ``split`` for ``labels = (label_nc, use_instance)`` (a config's)."""
+        if labels is None:
+            raise ValueError(f"--dataset {self.value} holds label maps, which pix2pixhd translates (with --label-nc); "
+                             "this family translates images: give A|B image pairs")
+        label_nc, use_instance = labels
+        if not label_nc:
+            raise ValueError(f"--dataset {self.value} holds label maps: pix2pixhd translates them with --label-nc N "
+                             "(the number of classes: 35 for Cityscapes, demo-labels' is in its classes.json)")
+        return labelled_dataset(self.folder, split, label_nc=label_nc, use_instance=use_instance,
+                                strict=self.strict, **options)
+
+    def _refuse_labels(self, labels):
+        if labels and labels[0] and self.origin != "labelled":
+            raise ValueError(f"label_nc {labels[0]} needs label maps, and --dataset {self.value} holds images: give a "
+                             "folder in the reference layout (train_label/, train_inst/, train_img/) or Cityscapes' "
+                             "(gtFine/, leftImg8bit/), or demo-labels; or set label_nc=0 to translate images")
 
     # -- training ------------------------------------------------------------------------
 
-    def _maker(self, image_size, batch_size, direction, channels, shard=None):
+    def _maker(self, image_size, batch_size, direction, channels, shard=None, labels=None):
         options = dict(image_size=image_size, batch_size=batch_size, deterministic=True)
         if shard is not None and self.origin != "digits":
             options.update(shard=shard)
+        self._refuse_labels(labels)
+        if self.origin == "labelled":
+            check_direction(direction)
+            if direction != "AtoB":
+                raise ValueError("label maps translate one way (labels -> photo): leave --direction at AtoB")
+            if isinstance(channels, tuple):
+                options.update(channels_b=channels[1])
+            return lambda seed: self._labelled("train", labels, dict(options, seed=seed))
         if isinstance(channels, tuple):  # (input, output) channels of a translating family's images
             if channels != (3, 3) and self.origin not in ("domains", "pairs"):
                 if set(channels) - {1, 3}:
@@ -153,7 +194,7 @@ class DataSource:
         return lambda seed: tfds_unpaired(self.value, "train", direction=direction, data_dir=self.data_dir, seed=seed,
                                           **options)
 
-    def training(self, image_size, batch_size, seed, direction="AtoB", channels=None, shard=None):
+    def training(self, image_size, batch_size, seed, direction="AtoB", channels=None, shard=None, labels=None):
         """``(epoch -> tf.data.Dataset, steps_per_epoch)`` of the training split.
 
         Each epoch gets its own seed (``seed * 100_003 + epoch``), so the batches of an epoch
@@ -161,8 +202,9 @@ class DataSource:
         workers)`` of a multi-worker run (``distribute.worker_shard``): the batches hold only
         this worker's rows, which is what ``dataset_fn.per_worker`` then says (the digits,
         small arrays in memory, are not sharded: each worker keeps its rows of the whole batch).
+        ``labels``: ``(label_nc, use_instance)`` of a config that translates label maps.
         """
-        make = self._maker(image_size, batch_size, direction, channels, shard)
+        make = self._maker(image_size, batch_size, direction, channels, shard, labels)
         first = make(seed * EPOCH_SEED)
         if self.origin == "digits" and self.value == "digits":
             steps = len(digits.digits_arrays("train", image_size)[1]) // batch_size
@@ -183,10 +225,19 @@ class DataSource:
 
     # -- held out ------------------------------------------------------------------------
 
-    def heldout(self, image_size, batch_size=16, direction="AtoB", channels=3):
+    def heldout(self, image_size, batch_size=16, direction="AtoB", channels=3, labels=None):
         """The held-out split for translating ``direction`` (``AtoB``: a -> b), at ``image_size``;
-        ``channels`` is one count or the ``(input, target)`` pair."""
+        ``channels`` is one count or the ``(input, target)`` pair; ``labels`` as in :meth:`training`
+        (the pairs of a labelled dataset hold ``"label"`` (+ ``"instance"``) and ``"b"``)."""
         check_direction(direction)
+        self._refuse_labels(labels)
+        if self.origin == "labelled":
+            if direction != "AtoB":
+                raise ValueError("label maps translate one way (labels -> photo): evaluate AtoB")
+            split = held_out_split(self.folder)
+            options = dict(image_size=image_size, batch_size=batch_size, training=False, drop_remainder=False,
+                           channels_b=channels[1] if isinstance(channels, tuple) else channels)
+            return HeldOut(self.value, split, True, pairs=lambda: self._labelled(split, labels, options))
         if self.origin == "digits":
             raise ValueError(f"--dataset {self.value}: digits have no held-out translation to score; "
                              "the class-conditional families are scored by their demo's classifier")

@@ -61,6 +61,12 @@ class Family:
         demo: the :class:`Demo` preset of ``tfgan-translate demo --family NAME``.
         smoke_config: a tiny config of the same networks that trains in seconds on the demo
             data: what the family contract test (``tests/contract/``) runs.
+        map_inputs: ``(config, run_dir) -> inputs or None`` for a family whose runs may translate
+            maps rather than images (pix2pixHD's label maps): ``None`` for a run that takes
+            images, else an object whose ``compose(map_path, instance_path, choice, seed)`` gives
+            the generator's input array and ``describe()`` says how it is made (``export.json``).
+        after_training: ``(trainer, dataset_fn, run_dir) -> dict`` run once when a training run
+            ends (pix2pixHD fits its k-means styles); what it returns goes to the log.
     """
 
     name: str
@@ -75,6 +81,8 @@ class Family:
     smoke_config: object = None
     column_titles: Mapping = dataclasses.field(default_factory=dict)
     row_titles: Callable | None = None
+    map_inputs: Callable | None = None
+    after_training: Callable | None = None
 
     def __post_init__(self):
         if self.data not in DATA_KINDS:

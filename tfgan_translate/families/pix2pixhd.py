@@ -23,13 +23,15 @@ enhancer (and the output head) learns, then everything does.
 
 ``l1`` in the step's outputs is mean |G(s) - x|, monitored only (pix2pixHD trains no L1).
 
-Instance maps: with ``use_instance_map`` a batch carries ``"instance"`` (``(B, H, W)`` or
-``(B, H, W, 1)`` integer instance ids); its boundary map (1 where a pixel's id differs
-from a 4-neighbour's) is concatenated to G's and D's inputs. The built-in and folder
-datasets have no instance maps, so this is API-only: give ``training.fit`` a
-``dataset_fn`` whose batches have ``"a"``, ``"b"`` and ``"instance"``; the trained
-generator then takes ``input_channels + 1`` channels (the image and
-``instance_boundaries(ids)``).
+Inputs (``pix2pixhd_maps``): with ``label_nc > 0`` s is a semantic label map (``batch["label"]``,
+integer class ids) given to G and D one-hot; ``label_nc = 0`` translates images (``batch["a"]``).
+With ``use_instance_map`` the batch also carries ``"instance"`` ids, whose boundary map is appended
+to G's and D's inputs. With ``instance_feat`` the feature encoder E (``encoder``, trained with G)
+maps the real photo to ``feat_num`` channels averaged over each instance, appended to G's input
+only; after training, ``pix2pixhd_styles`` clusters those features per class (k-means,
+``n_clusters``) so that inference picks a style per class. The data: a folder in the reference
+layout (``train_label/``, ``train_inst/``, ``train_img/``) or Cityscapes' (``gtFine/``,
+``leftImg8bit/``), or the offline ``demo-labels``.
 
 Example:
     >>> from tfgan_translate import pix2pixhd
@@ -44,11 +46,15 @@ import tensorflow as tf
 from .. import losses, networks, perceptual
 from ..losses import mean_loss, multiscale_feature_matching_loss
 from ..metrics import demo_quality
+from ..data.label_demo import CLASSES as DEMO_CLASSES, LABELLED_DEMO
 from ..networks import pix2pixhd as hd_networks
 from ..training import TrainConfig, apply_gradients, config as config_io
 from ..training.checkpoints import restore_models
 from ..training.config import option
 from .base import Demo, Family, seeded
+from .pix2pixhd_demo import fit_run_styles, labels_test_report
+from .pix2pixhd_inference import map_inputs
+from .pix2pixhd_maps import condition, instance_boundaries, label_colours, pooling_ids, with_features  # noqa: F401
 from .translation import PAIRED_COLUMNS, PAIRED_TITLES, PairedTrainer
 
 
@@ -86,7 +92,13 @@ class Config(TrainConfig):
     lambda_feat: float = option(10.0, "weight of discriminator feature matching (0: off)")
     lambda_vgg: float = option(10.0, "weight of the VGG loss (only with vgg_weights)")
     vgg_weights: str | None = option(None, "VGG19 weights file for the perceptual loss (none: no VGG loss)")
+    label_nc: int = option(0, "classes of the input label maps, given one-hot (0: translate images; Cityscapes: 35)")
     use_instance_map: bool = option(False, "append the instance boundary map to G's and D's inputs")
+    instance_feat: bool = option(False, "train the feature encoder E (instance-wise average features into G)")
+    feat_num: int = option(3, "channels of E's features", minimum=1)
+    nef: int = option(16, "filters of E's first layer", minimum=1)
+    n_downsample_e: int = option(4, "downsamplings of the feature encoder E (the reference's n_downsample_E)", minimum=1)
+    n_clusters: int = option(10, "k-means styles per class fitted to E's features after training", minimum=1)
     global_run_dir: str | None = option(None, "the G1 run whose generator initialises G2's global part")
     niter_fix_global: int = option(0, "epochs that train only the outermost local enhancer")
 
@@ -115,8 +127,14 @@ def size_multiple(config):
     return hd_networks.generator_size_multiple(config.n_downsample_global, config.n_local_enhancers)
 
 
+def condition_channels(config):
+    """Channels of s (+ E): what D sees beside an image."""
+    return (config.label_nc or config.input_channels) + (1 if config.use_instance_map else 0)
+
+
 def generator_input_channels(config):
-    return config.input_channels + (1 if config.use_instance_map else 0)
+    """Channels of G's input: s (+ E) (+ the encoder's features)."""
+    return condition_channels(config) + (config.feat_num if config.instance_feat else 0)
 
 
 def build_models(config):
@@ -134,32 +152,16 @@ def build_models(config):
             n_blocks_local=config.n_blocks_local, norm=config.norm, name="generator",
         )
     discriminator = networks.build_multiscale_discriminator(
-        (None, None, generator_input_channels(config) + config.output_channels), ndf=config.ndf,
+        (None, None, condition_channels(config) + config.output_channels), ndf=config.ndf,
         n_layers=config.n_layers_d, num_d=config.num_d, norm=config.norm, return_features=True,
         name="discriminator",
     )
-    return {"generator": generator, "discriminator": discriminator}
-
-
-def instance_boundaries(instance):
-    """pix2pixHD's edge map E: 1.0 where a pixel's instance id differs from a 4-neighbour's.
-
-    Args:
-        instance: integer ids, ``(B, H, W)`` or ``(B, H, W, 1)``.
-    Returns:
-        float32 ``(B, H, W, 1)`` of 0 and 1 (both pixels on either side of a change are edges).
-    """
-    ids = tf.convert_to_tensor(instance)
-    if ids.shape.rank == 3:
-        ids = ids[..., None]
-    across = tf.not_equal(ids[:, :, 1:], ids[:, :, :-1])  # between columns j-1 and j
-    down = tf.not_equal(ids[:, 1:], ids[:, :-1])  # between rows i-1 and i
-    no, one = [0, 0], [0, 1]
-    edges = (
-        tf.pad(across, [no, no, [1, 0], no]) | tf.pad(across, [no, no, one, no])
-        | tf.pad(down, [no, [1, 0], no, no]) | tf.pad(down, [no, one, no, no])
-    )
-    return tf.cast(edges, tf.float32)
+    models = {"generator": generator, "discriminator": discriminator}
+    if config.instance_feat:  # E of the photo, with the generator's norm as the reference's define_G
+        models["encoder"] = networks.build_pix2pixhd_feature_encoder(
+            (None, None, config.output_channels), feat_num=config.feat_num, nef=config.nef,
+            n_downsampling=config.n_downsample_e, norm=config.norm, name="encoder")
+    return models
 
 
 def initialise_global_generator(generator, config):
@@ -181,7 +183,10 @@ def initialise_global_generator(generator, config):
         "norm": config.norm,
         "input_channels": config.input_channels,
         "output_channels": config.output_channels,
+        "label_nc": config.label_nc,
         "use_instance_map": config.use_instance_map,
+        "instance_feat": config.instance_feat,
+        "feat_num": config.feat_num,
     }
     wrong = [f"{k} is {getattr(saved, k)!r}, needs {v!r}" for k, v in expected.items() if getattr(saved, k) != v]
     if wrong:
@@ -208,8 +213,9 @@ class Trainer(PairedTrainer):
 
     def setup(self):
         config, fix = self.config, self.config.niter_fix_global
+        self.encoder = self.models.get("encoder")  # E learns with G, from G's loss (the reference's params)
         self.add_optimizer("generator_optimizer", self.adam(active_epochs=(fix, None) if fix else None),
-                           self.generator.trainable_variables)
+                           self.generator_variables)
         if fix:
             self.add_optimizer("local_optimizer", self.adam(active_epochs=(0, fix)),
                                hd_networks.local_enhancer_variables(self.generator, config.n_local_enhancers))
@@ -218,14 +224,27 @@ class Trainer(PairedTrainer):
         use_vgg = config.vgg_weights is not None and config.lambda_vgg > 0
         self.vgg = perceptual.build_vgg19_features(config.vgg_weights) if use_vgg else None
 
-    def generator_input(self, batch):
-        """``batch["a"]``, with the instance boundary map appended when the config uses it."""
-        if not self.config.use_instance_map:
-            return batch["a"]
-        if "instance" not in batch:
-            raise ValueError('use_instance_map is on, but the batch has no "instance" map of instance ids')
-        edges = tf.cast(instance_boundaries(batch["instance"]), batch["a"].dtype)
-        return tf.concat([batch["a"], edges], -1)
+    @property
+    def generator_variables(self):
+        """G's weights and, with ``instance_feat``, E's: what ``generator_optimizer`` updates."""
+        encoder = self.encoder.trainable_variables if self.encoder is not None else []
+        return self.generator.trainable_variables + encoder
+
+    def encode(self, batch, training=False):
+        """E's instance-wise average features of ``batch["b"]`` (``None`` without ``instance_feat``)."""
+        if self.encoder is None:
+            return None
+        return self.encoder([batch["b"], pooling_ids(batch)], training=training)
+
+    def generator_input(self, batch, training=False):
+        """G's input: s (+ E) (+ E's features of the batch's photo, as in training)."""
+        return with_features(condition(self.config, batch), self.encode(batch, training))
+
+    def sample(self, batch):
+        """Grid columns: input (a label map in colour), translation (inference mode), target."""
+        shown = label_colours(batch["label"], self.config.label_nc) if self.config.label_nc else batch["a"]
+        return {"input": shown, "translation": self.generator(self.generator_input(batch), training=False),
+                "target": batch["b"]}
 
     def discriminate(self, condition, images):
         """D on (condition, images): per scale ``[feature_1, ..., logits]``."""
@@ -235,12 +254,12 @@ class Trainer(PairedTrainer):
     def train_step(self, batch):
         """G's and D's losses from one pass with the current D, then G's and D's updates."""
         real_b = batch["b"]
-        condition = self.generator_input(batch)
         config = self.config
+        s = condition(config, batch)
         with tf.GradientTape(persistent=True) as tape:
-            fake_b = self.generator(condition, training=True)
-            fake_out = self.discriminate(condition, fake_b)
-            real_out = self.discriminate(condition, real_b)
+            fake_b = self.generator(with_features(s, self.encode(batch, training=True)), training=True)
+            fake_out = self.discriminate(s, fake_b)
+            real_out = self.discriminate(s, real_b)
             fake_logits = [scale[-1] for scale in fake_out]
             real_logits = [scale[-1] for scale in real_out]
             # D's gradient is taken for D's variables only, so fake_b needs no stop_gradient here.
@@ -258,7 +277,7 @@ class Trainer(PairedTrainer):
                 metrics["g_vgg"] = g_vgg
         if "local_optimizer" in self.optimizers:
             apply_gradients(self.local_optimizer, tape, g_loss, self.optimizer_variables["local_optimizer"])
-        apply_gradients(self.generator_optimizer, tape, g_loss, self.generator.trainable_variables)
+        apply_gradients(self.generator_optimizer, tape, g_loss, self.generator_variables)
         apply_gradients(self.discriminator_optimizer, tape, d_loss, self.discriminator.trainable_variables)
         del tape
         l1 = mean_loss(losses.l1_loss(real_b, fake_b))  # monitored, not trained
@@ -272,24 +291,24 @@ def paired_test_report(trainer, task="gray2color"):
     return demo_quality.paired_test_report(trainer.generator, untrained, trainer.config.image_size, task)
 
 
-# The demo: pix2pixHD's global generator (3 downsamplings at 32 px, 3 blocks), two D scales, LSGAN +
-# feature matching (no VGG weights offline), on gray -> colour, 1,500 steps (about 2 CPU minutes alone).
-# Changed from the paper (measured on 300-1,500-step runs):
-# - norm "batch" instead of instance norm: instance norm after G's first convolution removes each
-#   crop's brightness and contrast, so G cannot reproduce the input's luminance (even an L1-only G
-#   stayed above the input's own error); with batch norm the test PSNR rose 2-3 dB more in 1,500 steps.
+# The demo: pix2pixHD on label maps (demo-labels: 6 colour classes of real photo crops, two of them
+# countable objects with instance ids), with instance boundaries and the feature encoder, at 32 px.
+# G1 with 3 downsamplings and 3 blocks, two D scales, LSGAN + feature matching (no VGG weights offline).
+# Changed from the paper, as in the earlier gray -> colour demo (measured there on 300-1,500-step runs):
+# - norm "batch": instance norm after G's first convolution removed each crop's brightness and contrast;
 # - n_layers_d 1 (16 px patches): the 70 px PatchGAN sees all of a 32 px crop and beat G within a few
-#   hundred steps (d ~0.004, noise textures); the small patch D stays balanced longer.
-# - lr 5e-4 like the other demos, 8 + 7 epochs of 100 batches of 4.
-# Measured (paired_test_report, 100 held-out crops): PSNR of G(a) vs b 17.3 dB (untrained G 11.8,
-# the gray input itself 22.0), samples show the crops' shapes and main colours with a fine grid
-# texture; the earlier settings (instance norm, 3-layer D, lr 2e-4, 1,000 steps) gave 11.8 dB
-# (untrained 9.3) and noise. G still falls short of the input's own PSNR at this budget.
+#   hundred steps; the small patch D stays balanced longer;
+# - lr 5e-4 like the other demos; E with 3 downsamplings (a 4x4 bottleneck at 32 px).
+# Its figures are in pix2pixhd_demo.labels_test_report (and the README).
+DEMO_LABEL_NC = len(DEMO_CLASSES)
 FAMILY = Family(
     name="pix2pixhd", config=Config, build_models=build_models, trainer=Trainer, data="paired",
     directions={"AtoB": "generator"}, sample_columns=PAIRED_COLUMNS, column_titles=PAIRED_TITLES,
-    demo=Demo(Config(image_size=32, ngf=16, ndf=16, n_downsample_global=3, n_blocks=3, num_d=2, norm="batch",
-                     n_layers_d=1, batch_size=4, lr=5e-4, n_epochs=8, n_epochs_decay=7),
-              "demo-gray2color", paired_test_report),
-    smoke_config=Config(image_size=32, ngf=4, ndf=4, n_blocks=1, n_downsample_global=2, n_layers_d=1, batch_size=2),
+    demo=Demo(Config(image_size=32, label_nc=DEMO_LABEL_NC, use_instance_map=True, instance_feat=True,
+                     ngf=16, ndf=16, n_downsample_global=3, n_blocks=3, num_d=2, norm="batch", n_layers_d=1,
+                     n_downsample_e=3, batch_size=4, lr=5e-4, n_epochs=8, n_epochs_decay=7),
+              LABELLED_DEMO, labels_test_report),
+    smoke_config=Config(image_size=32, ngf=4, ndf=4, n_blocks=1, n_downsample_global=2, n_layers_d=1, batch_size=2,
+                        label_nc=DEMO_LABEL_NC, use_instance_map=True, instance_feat=True, nef=4, n_downsample_e=2),
+    map_inputs=map_inputs, after_training=fit_run_styles,
 )

@@ -15,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..data.cache import cache_dir as package_cache
 from ..convert import CheckpointError, ConversionError, assign_state_dict, load_state_dict
 from .fid_inception import build_fid_inception, torch_layer_map
 from .inception import InceptionWeightsError
@@ -50,8 +51,9 @@ def file_sha256(path):
 
 
 def cache_dir():
-    """Where converted weights are kept: ``$TFGAN_TRANSLATE_CACHE`` or ``~/.cache/tfgan_translate``."""
-    return Path(os.environ.get("TFGAN_TRANSLATE_CACHE") or Path.home() / ".cache" / "tfgan_translate")
+    """Where converted weights are kept: the package's cache (``$TFGAN_TRANSLATE_CACHE`` or
+    ``~/.cache/tfgan_translate``)."""
+    return package_cache()
 
 
 def default_weights_file():
