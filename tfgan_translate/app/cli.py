@@ -113,9 +113,12 @@ def _train_evaluate_fn(args, trainer, steps_per_epoch, direction):
               "(pass --fid-weights FILE for fid,kid); evaluation is off")
         return None, 0
     try:
+        # a label-map run is scored during training with E's features of each held-out photo (its
+        # styles are fitted when training ends)
+        maps = trainer.family.map_inputs(config, encode=trainer.encode) if trainer.family.map_inputs else None
         evaluator = evaluation.make_evaluator(
             args.dataset, trainer.family, config, names, "AtoB", data_dir=args.data_dir, strict=args.strict,
-            trained_direction=direction, **fid_arguments(args))
+            trained_direction=direction, map_inputs=maps, **fid_arguments(args))
     except metrics.InceptionWeightsError as error:
         raise UsageError(str(error)) from None
     return evaluation.training_evaluate_fn(evaluator), args.evaluate_every_epochs * steps_per_epoch
@@ -218,13 +221,13 @@ def _run_train(args):
               f"{total_steps}; pass a larger --steps to continue); "
               f"{saved}; config {Path(run_dir) / config_io.CONFIG_FILE}")
         if finished:
-            runs.after_training(family, trainer, dataset_fn, run_dir)
+            runs.after_training(family, trainer, args.dataset, run_dir, args.data_dir, args.strict)
         return 130 if result.interrupted else 0
     losses = ", ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
     print(f"step {result.step}: {losses}; {result.images_per_second:.1f} images/s; "
           f"{saved}; config {Path(run_dir) / config_io.CONFIG_FILE}")
     if finished:
-        runs.after_training(family, trainer, dataset_fn, run_dir)
+        runs.after_training(family, trainer, args.dataset, run_dir, args.data_dir, args.strict)
     if distribute.is_chief(strategy):
         from .report import write_report
 
@@ -293,9 +296,12 @@ def _map_reader(args, family, config):
             raise UsageError("--instances and --feature-cluster are for runs that translate label maps "
                              "(pix2pixhd with --label-nc); this run translates images")
         return None
-    choice = maps.parse_choice(args.feature_cluster) if args.feature_cluster else None
-    if choice and not maps.has_styles:
+    if args.feature_cluster and not maps.has_styles:
         raise UsageError("--feature-cluster picks the styles of a run trained with instance_feat; this run has none")
+    try:
+        choice = maps.parse_choice(args.feature_cluster) if args.feature_cluster else None
+    except ValueError as error:
+        raise UsageError(f"--feature-cluster {error}") from None
     if args.instances and not Path(args.instances).is_dir():
         raise UsageError(f"--instances {args.instances}: no such folder")
     if maps.needs_instances and not args.instances:
@@ -305,10 +311,9 @@ def _map_reader(args, family, config):
     def read(path):
         instance = None
         if args.instances:
-            matches = sorted(p for p in Path(args.instances).glob(f"{Path(path).stem}.*") if p.is_file())
-            if not matches:
-                raise ValueError(f"no instance map for {Path(path).name} in {args.instances}")
-            instance = matches[0]
+            instance = Path(args.instances) / maps.instance_name(Path(path).name)
+            if not instance.is_file():
+                raise ValueError(f"no instance map for {Path(path).name} in {args.instances} (expected {instance.name})")
         return maps.compose(path, instance, choice=choice, seed=args.style_seed)
 
     return read

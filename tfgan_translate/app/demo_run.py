@@ -24,7 +24,7 @@ def _train(family, config, dataset, run_dir, total_steps, progress):
     result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=steps,
                           sample_every=max(1, steps // 4), checkpoint_every=max(1, steps // 4), progress=progress)
     if not result.interrupted:
-        runs.after_training(family, trainer, dataset_fn, run_dir)
+        runs.after_training(family, trainer, dataset, run_dir)
     return trainer, result, time.perf_counter() - started
 
 

@@ -241,8 +241,9 @@ def make_evaluator(dataset, family, config, metrics=None, direction="AtoB", ince
     sources = {d: evaluation_source(family, dataset, config.image_size, batch_size, d, data_dir, strict,
                                     trained_direction, config)
                for d in directions}
-    if map_inputs is None and family.map_inputs is not None:  # a label-map run scored without its folder
-        map_inputs = family.map_inputs(config, clusters={})
+    if map_inputs is None and family.map_inputs is not None and family.map_inputs(config, clusters={}) is not None:
+        raise ValueError(f"a {family.name} run on label maps is scored with its styles or its encoder: give "
+                         "make_evaluator its map_inputs (evaluate_run reads them from the run folder)")
     paired = all(s.paired for s in sources.values())
     names = check_metrics(metrics or default_metrics(paired, weights or features), paired)
     if any(m in DISTRIBUTION_METRICS for m in names) and features is None:

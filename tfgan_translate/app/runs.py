@@ -29,15 +29,9 @@ def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None
 
 
 def label_options(config):
-    """``(label_nc, use_instance)`` of a config that can translate label maps (pix2pixHD; ``label_nc`` 0
-    when this one translates images), ``None`` for a family without label maps.
-
-    Instance maps are required with ``use_instance_map``, and taken when present for E's features."""
-    if not hasattr(config, "label_nc"):
-        return None
-    if not config.label_nc:
-        return 0, False
-    return config.label_nc, True if config.use_instance_map else (None if config.instance_feat else False)
+    """``(label_nc, use_instance)`` of a config that can translate label maps (its ``label_data``), or
+    ``None`` for a family without label maps."""
+    return getattr(config, "label_data", None)
 
 
 def load_run_config(run_dir):
@@ -80,11 +74,13 @@ def generator_for_direction(family, generators, direction):
     return generators[family.generator_for(direction)]
 
 
-def after_training(family, trainer, dataset_fn, run_dir, log=print):
-    """The family's step after a finished training (pix2pixHD's k-means styles), with its message."""
+def after_training(family, trainer, dataset, run_dir, data_dir=None, strict=False, log=print):
+    """The family's step after a finished training on ``dataset`` (pix2pixHD's k-means styles), with its
+    message."""
     if family.after_training is None:
         return {}
-    done = family.after_training(trainer, dataset_fn, run_dir) or {}
+    source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
+    done = family.after_training(trainer, source, run_dir) or {}
     for message in done.values():
         log(message)
     return done

@@ -41,8 +41,11 @@ def load_models(run_dir=None, model=None):
         return {"AtoB": generator}, os.path.basename(str(model))
     from . import runs
 
-    family, generators = runs.load_generators(run_dir)
+    family, config, generators, _ = runs.load_trained(run_dir)
     runs.refuse_generative(family)
+    if family.map_inputs is not None and family.map_inputs(config, clusters={}) is not None:
+        raise AppError(f"{run_dir} translates label maps (with their instance maps and styles), not uploaded "
+                       "photos: use tfgan-translate translate --run-dir RUN --input LABELS --instances INSTANCES")
     models = {direction: generators[name] for direction, name in family.directions.items()}
     return models, f"{family.name}: {os.path.basename(os.path.normpath(str(run_dir)))}"
 

@@ -133,8 +133,12 @@ class DataSource:
         """The folder of a labelled dataset (``demo-labels`` is written into the cache on first use)."""
         return demo_labels_folder() if self.value == LABELLED_DEMO else Path(self.value)
 
-    def _labelled(self, split, labels, options):
-        """The labelled dataset's ``split`` for ``labels = (label_nc, use_instance)`` (a config's)."""
+    def labelled(self, split, labels, options):
+        """A labelled dataset's ``split`` (``"train"`` or its held-out one) for ``labels = (label_nc,
+        use_instance)`` (a config's ``label_data``; ``None`` for a family without label maps), with
+        the data ``options`` (``data.Options``)."""
+        if self.origin != "labelled":
+            raise ValueError(f"--dataset {self.value} holds no label maps")
         if labels is None:
             raise ValueError(f"--dataset {self.value} holds label maps, which pix2pixhd translates (with --label-nc); "
                              "this family translates images: give A|B image pairs")
@@ -164,7 +168,7 @@ class DataSource:
                 raise ValueError("label maps translate one way (labels -> photo): leave --direction at AtoB")
             if isinstance(channels, tuple):
                 options.update(channels_b=channels[1])
-            return lambda seed: self._labelled("train", labels, dict(options, seed=seed))
+            return lambda seed: self.labelled("train", labels, dict(options, seed=seed))
         if isinstance(channels, tuple):  # (input, output) channels of a translating family's images
             if channels != (3, 3) and self.origin not in ("domains", "pairs"):
                 if set(channels) - {1, 3}:
@@ -237,7 +241,7 @@ class DataSource:
             split = held_out_split(self.folder)
             options = dict(image_size=image_size, batch_size=batch_size, training=False, drop_remainder=False,
                            channels_b=channels[1] if isinstance(channels, tuple) else channels)
-            return HeldOut(self.value, split, True, pairs=lambda: self._labelled(split, labels, options))
+            return HeldOut(self.value, split, True, pairs=lambda: self.labelled(split, labels, options))
         if self.origin == "digits":
             raise ValueError(f"--dataset {self.value}: digits have no held-out translation to score; "
                              "the class-conditional families are scored by their demo's classifier")

@@ -65,8 +65,9 @@ class Family:
             maps rather than images (pix2pixHD's label maps): ``None`` for a run that takes
             images, else an object whose ``compose(map_path, instance_path, choice, seed)`` gives
             the generator's input array and ``describe()`` says how it is made (``export.json``).
-        after_training: ``(trainer, dataset_fn, run_dir) -> dict`` run once when a training run
-            ends (pix2pixHD fits its k-means styles); what it returns goes to the log.
+        after_training: ``(trainer, source, run_dir) -> dict`` run once when a training run ends,
+            with the training data's ``data.DataSource`` (pix2pixHD fits its k-means styles on the
+            training split); the messages it returns go to the log.
     """
 
     name: str

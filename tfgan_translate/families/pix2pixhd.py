@@ -118,8 +118,27 @@ class Config(TrainConfig):
                 "global_run_dir and niter_fix_global belong to the local-enhancer stage: set n_local_enhancers >= 1 "
                 "(the global-only stage is trained with n_local_enhancers=0 and neither field)"
             )
+        if self.instance_feat:
+            if not self.label_nc:
+                raise ValueError("instance_feat (the feature encoder E) needs label maps: set label_nc to the number of "
+                                 "classes (E's styles are fitted per class)")
+            e_multiple = networks.feature_encoder_size_multiple(self.n_downsample_e)
+            if self.image_size % e_multiple:
+                raise ValueError(f"image_size {self.image_size} does not work with n_downsample_e={self.n_downsample_e}: "
+                                 f"the feature encoder needs a multiple of {e_multiple}; lower n_downsample_e or change "
+                                 "image_size")
         if self.vgg_weights is not None and self.lambda_vgg > 0:
             perceptual.check_weights_file(self.vgg_weights)
+
+
+    @property
+    def label_data(self):
+        """``(label_nc, use_instance)``: what this config takes of a labelled dataset (``label_nc`` 0:
+        it translates images). Instance maps are required with ``use_instance_map``, and taken when
+        the data have them for E's features (else E averages over each class's region)."""
+        if not self.label_nc:
+            return 0, False
+        return self.label_nc, True if self.use_instance_map else (None if self.instance_feat else False)
 
 
 def size_multiple(config):
@@ -164,9 +183,10 @@ def build_models(config):
     return models
 
 
-def initialise_global_generator(generator, config):
+def initialise_global_generator(generator, config, encoder=None):
     """Copy the newest G1 weights of the run in ``config.global_run_dir`` into G2's ``global_``
-    layers (the reference's ``--load_pretrain`` of a 512p global run); returns the layer count."""
+    layers, and its E into ``encoder`` (the reference's ``--load_pretrain`` of a 512p global run);
+    returns the layer count."""
     run_dir = config.global_run_dir
     saved = config_io.read_config(run_dir)
     if saved is None:
@@ -187,13 +207,19 @@ def initialise_global_generator(generator, config):
         "use_instance_map": config.use_instance_map,
         "instance_feat": config.instance_feat,
         "feat_num": config.feat_num,
+        "nef": config.nef,
+        "n_downsample_e": config.n_downsample_e,
     }
     wrong = [f"{k} is {getattr(saved, k)!r}, needs {v!r}" for k, v in expected.items() if getattr(saved, k) != v]
     if wrong:
         raise ValueError(f"global_run_dir {run_dir} does not hold a matching global generator: " + "; ".join(wrong))
-    global_generator = build_models(saved)["generator"]
-    restore_models({"generator": global_generator}, run_dir)
-    return hd_networks.copy_global_weights(global_generator, generator)
+    saved_models = build_models(saved)
+    # G1 was trained on its E's features: E comes along (the reference's load_pretrain loads netE too)
+    restored = {name: saved_models[name] for name in ("generator", "encoder") if name in saved_models}
+    restore_models(restored, run_dir)
+    if encoder is not None and "encoder" in restored:
+        encoder.set_weights(restored["encoder"].get_weights())
+    return hd_networks.copy_global_weights(saved_models["generator"], generator)
 
 
 class Trainer(PairedTrainer):
@@ -209,16 +235,17 @@ class Trainer(PairedTrainer):
     def __init__(self, config=None, steps_per_epoch=None, models=None):
         super().__init__(config, steps_per_epoch, models)
         if models is None and self.config.global_run_dir:
-            initialise_global_generator(self.generator, self.config)
+            initialise_global_generator(self.generator, self.config, self.models.get("encoder"))
 
     def setup(self):
         config, fix = self.config, self.config.niter_fix_global
         self.encoder = self.models.get("encoder")  # E learns with G, from G's loss (the reference's params)
         self.add_optimizer("generator_optimizer", self.adam(active_epochs=(fix, None) if fix else None),
                            self.generator_variables)
-        if fix:
+        if fix:  # E learns in both phases, as the reference adds netE's parameters to either optimizer
+            encoder = self.encoder.trainable_variables if self.encoder is not None else []
             self.add_optimizer("local_optimizer", self.adam(active_epochs=(0, fix)),
-                               hd_networks.local_enhancer_variables(self.generator, config.n_local_enhancers))
+                               hd_networks.local_enhancer_variables(self.generator, config.n_local_enhancers) + encoder)
         self.add_optimizer("discriminator_optimizer", self.adam(), self.discriminator.trainable_variables)
         self.gan_generator_loss, self.gan_discriminator_loss = losses.gan_losses(config.gan_loss)
         use_vgg = config.vgg_weights is not None and config.lambda_vgg > 0

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..data.label_demo import demo_labels_folder
+from ..data import resolve
+from ..data.label_demo import LABELLED_DEMO, demo_labels_folder
 from ..data.label_maps import labelled_dataset
 from ..metrics import paired
 from .base import seeded
@@ -27,9 +28,16 @@ from .pix2pixhd_maps import condition, with_features
 DEMO_BATCH = 50
 
 
-def fit_run_styles(trainer, dataset_fn, run_dir):
-    """``Family.after_training``: with ``instance_feat``, fit the k-means styles of E's features on one
-    epoch of the training batches and save them in ``run_dir`` (``feature_clusters.json``).
+def training_maps(config, source, batch_size=DEMO_BATCH):
+    """The training split of a labelled ``source`` without jitter (whole images at ``image_size``, in
+    file order), as the reference encodes them for its styles."""
+    return source.labelled("train", config.label_data, dict(image_size=config.image_size, batch_size=batch_size,
+                                                             training=False, drop_remainder=False))
+
+
+def fit_run_styles(trainer, source, run_dir):
+    """``Family.after_training``: with ``instance_feat``, fit the k-means styles of E's features on the
+    training split (``source``, unjittered) and save them in ``run_dir`` (``feature_clusters.json``).
 
     Styles newer than the run's newest checkpoint are kept, so that ``--feature-cluster CLASS=K``
     keeps meaning the same style until the run trains further."""
@@ -38,8 +46,7 @@ def fit_run_styles(trainer, dataset_fn, run_dir):
     path, newest = clusters_path(run_dir), newest_checkpoint_time(run_dir)
     if path.is_file() and newest is not None and path.stat().st_mtime >= newest:
         return {}
-    # one epoch re-batched by 64: E's calls, not the k-means, are what this costs at small batches
-    clusters = fit_styles(trainer, dataset_fn(0).unbatch().batch(64), run_dir, seed=trainer.config.seed)
+    clusters = fit_styles(trainer, training_maps(trainer.config, source), run_dir, seed=trainer.config.seed)
     styles = sum(len(centres) for centres in clusters.values())
     return {"styles": f"styles: {styles} k-means clusters of E's features over {len(clusters)} classes in "
                       f"{run_dir}/{CLUSTERS_FILE} (translate --feature-cluster CLASS=K picks one)"}
@@ -51,9 +58,9 @@ def newest_checkpoint_time(run_dir):
     return max(times, default=None)
 
 
-def _split(config, split):
-    return labelled_dataset(demo_labels_folder(), split, label_nc=config.label_nc,
-                            use_instance=config.use_instance_map or config.instance_feat, image_size=config.image_size,
+def _test_split(config):
+    return labelled_dataset(demo_labels_folder(), "test", label_nc=config.label_nc,
+                            use_instance=config.label_data[1], image_size=config.image_size,
                             batch_size=DEMO_BATCH, training=False, drop_remainder=False)
 
 
@@ -72,7 +79,8 @@ def mean_colours(config, batches):
 def labels_test_report(trainer):
     """The demo's held-out figures on ``demo-labels`` (see the module docstring)."""
     config = trainer.config
-    train = _split(config, "train")
+    train = training_maps(config, resolve(LABELLED_DEMO, "paired"))
+    # the styles fit_run_styles saves in the run: the same E, data and seed give the same clusters
     clusters = fit_styles(trainer, train, seed=config.seed) if trainer.encoder is not None else {}
     maps = MapInputs(config, clusters=clusters)
     colours = tf.constant(mean_colours(config, train))
@@ -84,7 +92,7 @@ def labels_test_report(trainer):
         outputs["encoded_"] = lambda b, x: trainer.generator(
             with_features(condition(config, b), trainer.encode(b)), training=False)
     figures = {prefix: ([], []) for prefix in outputs}
-    for batch in _split(config, "test"):
+    for batch in _test_split(config):
         inputs = maps.batch_input(batch, seed=0)
         for prefix, output in outputs.items():
             made = output(batch, inputs)

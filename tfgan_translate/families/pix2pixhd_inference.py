@@ -3,8 +3,8 @@ generator input of a label-map file (+ its instance map) with a chosen style.
 
 After training with ``instance_feat``, :func:`fit_styles` encodes the training set, and the
 per-class k-means centres of the instances' features go to ``RUN/feature_clusters.json`` (the
-reference's ``encode_features.py``). :class:`MapInputs` composes what ``translate``,
-``serve`` and ``evaluate`` give the generator: one-hot labels, instance boundaries and, per
+reference's ``encode_features.py``). :class:`MapInputs` composes what ``translate``
+and ``evaluate`` give the generator: one-hot labels, instance boundaries and, per
 instance, the centre of a cluster of its class (chosen by the user, or drawn with a seed).
 """
 
@@ -35,11 +35,8 @@ def fit_styles(trainer, batches, run_dir=None, seed=0):
     records = []
     for batch in batches:
         features = trainer.encode(batch, training=False).numpy()
-        ids = pooling_ids(batch).numpy()[..., 0]
         labels = batch["label"].numpy()[..., 0] if "label" in batch else None
-        for i in range(features.shape[0]):
-            records += styles.instance_features(features[i:i + 1], ids[i:i + 1],
-                                                None if labels is None else labels[i:i + 1])
+        records += styles.instance_features(features, pooling_ids(batch).numpy()[..., 0], labels)
     clusters = styles.fit_clusters(records, n_clusters=config.n_clusters, seed=seed)
     if run_dir is not None:
         styles.save_clusters(clusters_path(run_dir), clusters, config.feat_num)
@@ -52,14 +49,17 @@ class MapInputs:
     Args:
         config: the run's ``pix2pixhd.Config`` (``label_nc > 0``).
         run_dir: the run folder (its ``feature_clusters.json`` with ``instance_feat``), or ``None``
-            with ``clusters`` given.
+            with ``clusters`` or ``encode`` given.
         clusters: ``{class: centres}`` instead of the run folder's file.
+        encode: ``batch -> features`` (a trainer's ``encode``): batches get E's features of their own
+            photos instead of styles (evaluation during training, before the styles exist).
     """
 
-    def __init__(self, config, run_dir=None, clusters=None):
+    def __init__(self, config, run_dir=None, clusters=None, encode=None):
         self.config = config
         self.clusters = {}
-        if config.instance_feat:
+        self.encode = encode
+        if config.instance_feat and encode is None:
             if clusters is None:
                 path = clusters_path(run_dir)
                 if not path.is_file():
@@ -79,10 +79,17 @@ class MapInputs:
         """Whether G takes style features (``instance_feat``), which ``choice`` picks per class."""
         return self.config.instance_feat
 
+    def parse_choice(self, items):
+        """``["7=2", ...]`` (``--feature-cluster``) -> ``{class: cluster}``, checked against the styles."""
+        choice = styles.parse_cluster_choice(items)
+        styles.check_choice(choice, self.clusters)
+        return choice
+
     @staticmethod
-    def parse_choice(items):
-        """``["7=2", ...]`` (``--feature-cluster``) -> ``{class: cluster}``."""
-        return styles.parse_cluster_choice(items)
+    def instance_name(label_name):
+        """The instance map's file name beside a label map's: the same name, or Cityscapes'
+        ``*_gtFine_instanceIds.png`` for ``*_gtFine_labelIds.png``."""
+        return label_name.replace("_labelIds.", "_instanceIds.")
 
     def files(self, run_dir):
         """The run's files an exported generator needs beside it (its styles)."""
@@ -128,6 +135,8 @@ class MapInputs:
 
     def batch_input(self, batch, seed=0):
         """G's input for a held-out batch (``"label"``, maybe ``"instance"``), styles drawn with ``seed``."""
+        if self.encode is not None:
+            return with_features(condition(self.config, batch), self.encode(batch))
         labels = np.asarray(batch["label"])
         instances = np.asarray(batch["instance"]) if "instance" in batch else labels
         return self.compose_arrays(labels, instances, seed=seed)
@@ -147,6 +156,6 @@ class MapInputs:
         return with_features(s, features).numpy()
 
 
-def map_inputs(config, run_dir=None, clusters=None):
+def map_inputs(config, run_dir=None, clusters=None, encode=None):
     """The :class:`MapInputs` of a run whose generator takes label maps, else ``None`` (it takes images)."""
-    return MapInputs(config, run_dir, clusters) if getattr(config, "label_nc", 0) else None
+    return MapInputs(config, run_dir, clusters, encode) if config.label_nc else None

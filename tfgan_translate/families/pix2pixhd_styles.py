@@ -230,7 +230,8 @@ def load_clusters(path, feat_num=None):
     return dict(sorted(clusters.items()))
 
 
-def _check_choice(choice, clusters):
+def check_choice(choice, clusters):
+    """``ValueError`` naming a chosen class without clusters or a cluster index it does not have."""
     for class_id, index in choice.items():
         if class_id not in clusters:
             have = ", ".join(map(str, clusters)) or "none"
@@ -264,7 +265,7 @@ def style_feature_map(instance_ids, label_map, clusters, feat_num, choice=None, 
         if centers.ndim != 2 or centers.shape[1] != feat_num or not len(centers):
             raise ValueError(f"class {class_id}: centers of shape {centers.shape}, expected (k >= 1, {feat_num})")
     choice = {int(c): int(k) for c, k in (choice or {}).items()}
-    _check_choice(choice, clusters)
+    check_choice(choice, clusters)
     rng = np.random.default_rng(seed)
     out = np.zeros((*ids.shape, feat_num), np.float32)
     for b in range(ids.shape[0]):

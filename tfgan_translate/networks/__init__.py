@@ -20,7 +20,7 @@ from .pix2pixhd import (
     build_multiscale_discriminator,
 )
 # pix2pixHD's E; ``build_feature_encoder`` at this level is CUT's (a view of its generator).
-from .feature_encoder import InstanceAverage, feature_encoder_trunk, instance_average
+from .feature_encoder import InstanceAverage, feature_encoder_size_multiple, feature_encoder_trunk, instance_average
 from .feature_encoder import build_feature_encoder as build_pix2pixhd_feature_encoder
 
 __all__ = [
@@ -31,7 +31,8 @@ __all__ = [
     "build_global_generator",
     "build_local_enhancer",
     "build_multiscale_discriminator",
-    "build_pix2pixhd_feature_encoder", "feature_encoder_trunk", "instance_average", "InstanceAverage",
+    "build_pix2pixhd_feature_encoder", "feature_encoder_size_multiple", "feature_encoder_trunk", "instance_average",
+    "InstanceAverage",
     "build_patchgan_discriminator",
     "build_pixel_discriminator",
     "build_resnet_generator",
