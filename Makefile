@@ -14,11 +14,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-# Two worker processes: most of a test's time is single-threaded tracing, so two halve the wall time on 2 cores.
-TEST_WORKERS ?= 2
+# Three worker processes on 2 cores: most of a test's time is single-threaded tracing or waiting on a
+# subprocess, so a third keeps both cores busy; work stealing evens out the long tests at the end.
+TEST_WORKERS ?= 3
 
 test: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=15
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 demo: install
 	$(BIN)/tfgan-translate demo
