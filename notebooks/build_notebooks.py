@@ -725,7 +725,7 @@ for name, (demo, config) in label_zoo.items():
     result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=STEPS,
                           sample_batch=sample_batch, sample_every=max(1, STEPS // 2),
                           checkpoint_every=max(1, STEPS // 2), progress=True)
-    runs.after_training(family, trainer, dataset_fn, run_dir)  # fits and saves the k-means styles
+    runs.after_training(family, trainer, demo.dataset, run_dir)  # fits and saves the k-means styles
     label_runs[name] = dict(trainer=trainer, result=result, seconds=time.perf_counter() - started,
                             maps=family.map_inputs(config, run_dir))
     show_grid(latest_grid(run_dir), f"{name}, step {result.step}: label map | translation | photo", width=8)

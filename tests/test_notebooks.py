@@ -44,7 +44,7 @@ PER_NOTEBOOK = {
     # the default dataset, facades, with its download served from a local archive (FAKE_FACADES_DOWNLOAD)
     "pix2pix": {},
     # the zoo's resume cell then only restores each run (the other notebooks train after resuming);
-    # one family of each kind (paired, two generators, coarse-to-fine, one generator unpaired): the
+    # one family of each kind (paired, two generators, label maps, one generator unpaired): the
     # contract test trains every family, so the other three would only cost CI time here
     "translation_zoo": {"TFGAN_NB_RESUME_STEPS": "0", "TFGAN_NB_FAMILIES": "pix2pix,cyclegan,pix2pixhd,fastcut"},
 }

@@ -197,6 +197,67 @@ def test_the_app_translates_an_upload_as_translate_does(run_dir, photos, tmp_pat
         app.close()
 
 
+@pytest.fixture(scope="module")
+def label_run(tmp_path_factory):
+    """A pix2pixHD run on label + instance maps with styles (2 steps), and a label map with its
+    instance map: a band of every class and two objects of class 4, in ``labels/`` and ``instances/``."""
+    from test_pix2pixhd_labels import SMOKE, _flags
+
+    folder = tmp_path_factory.mktemp("label_app")
+    run = folder / "run"
+    assert cli.main(["train", "pix2pixhd", "--dataset", "demo-labels", "--run-dir", str(run), "--no-progress",
+                     "--steps", "2", "--sample-every", "2", *_flags(SMOKE)]) == 0
+    labels = np.repeat(np.arange(SMOKE.label_nc, dtype=np.uint8), 7)[None].repeat(30, axis=0)  # 30 x 7*label_nc
+    instances = labels.astype(np.uint16)
+    labels[4:14, 3:15], instances[4:14, 3:15] = 4, 4001
+    labels[17:27, 20:33], instances[17:27, 20:33] = 4, 4002
+    for name, array in (("labels", labels), ("instances", instances)):
+        (folder / name).mkdir()
+        Image.fromarray(array).save(folder / name / "scene.png")
+    return run, folder
+
+
+@pytest.mark.slow
+def test_the_app_of_a_label_map_run_translates_as_translate_does_with_chosen_styles(label_run, tmp_path):
+    gradio_client = pytest.importorskip("gradio_client")
+    from tfgan_translate.app import serve
+    from tfgan_translate.families import pix2pixhd_styles
+
+    run, folder = label_run
+    label_png, instance_png = folder / "labels" / "scene.png", folder / "instances" / "scene.png"
+    counts = {c: len(k) for c, k in pix2pixhd_styles.load_clusters(run / pix2pixhd_styles.CLUSTERS_FILE).items()}
+    styles = ", ".join(f"{c}={k - 1}" for c, k in list(counts.items())[:2])  # the last style of two classes
+    out = tmp_path / "translated"
+    assert cli.main(["translate", "--run-dir", str(run), "--input", str(label_png), "--output", str(out),
+                     "--instances", str(folder / "instances"), "--style-seed", "3",
+                     *[arg for item in styles.split(", ") for arg in ("--feature-cluster", item)]]) == 0
+    expected = np.asarray(Image.open(out / "scene.png"))
+    app, url = serve.launch(run_dir=str(run), port=free_port(), block=False)
+    try:
+        client = gradio_client.Client(url, verbose=False)
+        labels, instances = gradio_client.handle_file(str(label_png)), gradio_client.handle_file(str(instance_png))
+
+        def predict(*args):
+            return client.predict(*args, api_name="/" + serve.LABELS_API_NAME)
+
+        result = np.asarray(Image.open(predict(labels, instances, 3, styles)))
+        assert result.shape == expected.shape == (*np.asarray(Image.open(label_png)).shape, 3)
+        np.testing.assert_array_equal(result, expected)
+        photo = tmp_path / "photo.png"  # a photo where a label map belongs
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), np.uint8)).save(photo)
+        with pytest.raises(Exception, match="photo.png is an RGB image"):
+            predict(gradio_client.handle_file(str(photo)), instances, 0, "")
+        with pytest.raises(Exception, match="this run uses instance maps"):
+            predict(labels, None, 0, "")
+        unknown = r"styles: feature cluster 4=99: class 4 has (\d+ clusters? \(choose|no clusters)"
+        with pytest.raises(Exception, match=unknown):
+            predict(labels, instances, 0, "4=99")
+        again = np.asarray(Image.open(predict(labels, instances, 3, styles)))  # still serving, the same photo
+        np.testing.assert_array_equal(again, expected)
+    finally:
+        app.close()
+
+
 def test_serve_refuses_bad_ports_and_listens_on_localhost_by_default(tmp_path, capsys):
     assert cli.main(["serve", "--run-dir", str(tmp_path), "--port", "0"]) == 2
     assert "--port must be between 1 and 65535" in capsys.readouterr().err

@@ -455,7 +455,9 @@ def _add_serve(subparsers):
     parser = subparsers.add_parser(
         "serve", help="a local web app (Gradio) to translate uploaded images with a run or a model",
         description="Start a Gradio app in the browser: upload an image, pick the direction, see and download "
-        "the translation (the same as translate's). Needs the app extra: pip install 'tfgan_translate[app]'.")
+        "the translation (the same as translate's). A run that translates label maps takes a label map, its "
+        "instance map, styles CLASS=K and a style seed instead (as translate's --instances, --feature-cluster and "
+        "--style-seed). Needs the app extra: pip install 'tfgan_translate[app]'.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run-dir", help="a run folder (its newest checkpoint)")
     source.add_argument("--model", help="a generator saved as .keras (exported or converted)")

@@ -79,6 +79,10 @@ class MapInputs:
         """Whether G takes style features (``instance_feat``), which ``choice`` picks per class."""
         return self.config.instance_feat
 
+    def style_counts(self):
+        """``{class: number of styles}`` that ``choice`` can pick from (``{}`` without styles)."""
+        return {int(class_id): len(centres) for class_id, centres in sorted(self.clusters.items())}
+
     def parse_choice(self, items):
         """``["7=2", ...]`` (``--feature-cluster``) -> ``{class: cluster}``, checked against the styles."""
         choice = styles.parse_cluster_choice(items)
@@ -108,13 +112,27 @@ class MapInputs:
                          ".json of the run; zeros for a class without styles)")
         return "float32 (N, H, W, C), concatenated along C in this order: " + "; ".join(parts)
 
-    def maps(self, label_path, instance_path=None):
-        """``(labels, instances)`` int32 ``(1, H, W, 1)`` arrays of the files, checked against the config."""
+    @property
+    def num_classes(self):
+        """Label maps hold class ids ``0 .. num_classes - 1``."""
+        return self.config.label_nc
+
+    def read_labels(self, label_path):
+        """A label map file's class ids ``int32 (H, W)``, checked against the config's classes."""
         label = read_label_map(label_path)
         if label.max(initial=0) >= self.config.label_nc or label.min(initial=0) < 0:
             bad = int(label.max()) if label.max() >= self.config.label_nc else int(label.min())
             raise LabelMapError(f"{label_path} holds class id {bad}, outside [0, {self.config.label_nc}) of this "
                                 "run's label_nc")
+        return label
+
+    def coloured(self, label_path):
+        """A label map file in colour, RGB ``(H, W, 3)`` in [-1, 1] (as grids show the input)."""
+        return label_colours(self.read_labels(label_path)[None], self.config.label_nc).numpy()[0]
+
+    def maps(self, label_path, instance_path=None):
+        """``(labels, instances)`` int32 ``(1, H, W, 1)`` arrays of the files, checked against the config."""
+        label = self.read_labels(label_path)
         if instance_path is None:
             if self.needs_instances:
                 raise LabelMapError(f"{label_path}: this run uses instance maps; give its instance map "
