@@ -17,22 +17,21 @@ import numpy as np
 import tensorflow as tf
 
 from ..data import resolve
-from ..data.label_demo import LABELLED_DEMO, demo_labels_folder
-from ..data.label_maps import labelled_dataset
+from ..data.label_demo import LABELLED_DEMO
 from ..metrics import paired
-from .base import seeded
 from ..training.checkpoints import CHECKPOINT_DIR
+from .base import seeded
 from .pix2pixhd_inference import CLUSTERS_FILE, MapInputs, clusters_path, fit_styles
 from .pix2pixhd_maps import condition, with_features
 
 DEMO_BATCH = 50
 
 
-def training_maps(config, source, batch_size=DEMO_BATCH):
-    """The training split of a labelled ``source`` without jitter (whole images at ``image_size``, in
-    file order), as the reference encodes them for its styles."""
-    return source.labelled("train", config.label_data, dict(image_size=config.image_size, batch_size=batch_size,
-                                                             training=False, drop_remainder=False))
+def unjittered(config, source, split="train", batch_size=DEMO_BATCH):
+    """A split of a labelled ``source`` without jitter (whole images at ``image_size``, in file order):
+    the training split is what the reference encodes for its styles."""
+    return source.labelled(split, config.label_data, dict(image_size=config.image_size, batch_size=batch_size,
+                                                           training=False, drop_remainder=False))
 
 
 def fit_run_styles(trainer, source, run_dir):
@@ -46,7 +45,7 @@ def fit_run_styles(trainer, source, run_dir):
     path, newest = clusters_path(run_dir), newest_checkpoint_time(run_dir)
     if path.is_file() and newest is not None and path.stat().st_mtime >= newest:
         return {}
-    clusters = fit_styles(trainer, training_maps(trainer.config, source), run_dir, seed=trainer.config.seed)
+    clusters = fit_styles(trainer, unjittered(trainer.config, source), run_dir, seed=trainer.config.seed)
     styles = sum(len(centres) for centres in clusters.values())
     return {"styles": f"styles: {styles} k-means clusters of E's features over {len(clusters)} classes in "
                       f"{run_dir}/{CLUSTERS_FILE} (translate --feature-cluster CLASS=K picks one)"}
@@ -56,12 +55,6 @@ def newest_checkpoint_time(run_dir):
     """The modification time of the run's newest checkpoint file, ``None`` without one."""
     times = [p.stat().st_mtime for p in (Path(run_dir) / CHECKPOINT_DIR).glob("ckpt-*.index")]
     return max(times, default=None)
-
-
-def _test_split(config):
-    return labelled_dataset(demo_labels_folder(), "test", label_nc=config.label_nc,
-                            use_instance=config.label_data[1], image_size=config.image_size,
-                            batch_size=DEMO_BATCH, training=False, drop_remainder=False)
 
 
 def mean_colours(config, batches):
@@ -79,7 +72,8 @@ def mean_colours(config, batches):
 def labels_test_report(trainer):
     """The demo's held-out figures on ``demo-labels`` (see the module docstring)."""
     config = trainer.config
-    train = training_maps(config, resolve(LABELLED_DEMO, "paired"))
+    source = resolve(LABELLED_DEMO, "paired")
+    train = unjittered(config, source)
     # the styles fit_run_styles saves in the run: the same E, data and seed give the same clusters
     clusters = fit_styles(trainer, train, seed=config.seed) if trainer.encoder is not None else {}
     maps = MapInputs(config, clusters=clusters)
@@ -92,7 +86,7 @@ def labels_test_report(trainer):
         outputs["encoded_"] = lambda b, x: trainer.generator(
             with_features(condition(config, b), trainer.encode(b)), training=False)
     figures = {prefix: ([], []) for prefix in outputs}
-    for batch in _test_split(config):
+    for batch in unjittered(config, source, "test"):
         inputs = maps.batch_input(batch, seed=0)
         for prefix, output in outputs.items():
             made = output(batch, inputs)
