@@ -340,12 +340,17 @@ def check_labelled_files(files, label_nc, strict=False, channels=3) -> list[Labe
         raise LabelMapError("no example has a readable label map, instance map and photo (see the warnings)")
     top = max(largest for *_, largest in kept)
     for f, smallest, largest in kept:
-        if smallest < 0:
-            raise LabelMapError(f"{f.label} holds class id {smallest}, outside [0, {label_nc}): ids are not negative")
-        if largest >= label_nc:
-            raise LabelMapError(f"{f.label} holds class id {largest}, outside [0, {label_nc}): set --label-nc "
-                                f"(label_nc) above the largest id of the dataset ({top}), or fix the file")
+        check_id_range(f.label, smallest, largest, label_nc,
+                       f"set --label-nc (label_nc) above the largest id of the dataset ({top}), or fix the file")
     return [f for f, *_ in kept]
+
+
+def check_id_range(path, smallest, largest, label_nc, advice):
+    """:class:`LabelMapError` naming ``path`` and the id when its ids leave ``[0, label_nc)``."""
+    if smallest < 0:
+        raise LabelMapError(f"{path} holds class id {smallest}, outside [0, {label_nc}): ids are not negative")
+    if largest >= label_nc:
+        raise LabelMapError(f"{path} holds class id {largest}, outside [0, {label_nc}): {advice}")
 
 
 _INSPECTED: dict[tuple, tuple] = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..data.label_maps import LabelMapError, read_instance_map, read_label_map
+from ..data.label_maps import LabelMapError, check_id_range, read_instance_map, read_label_map
 from . import pix2pixhd_styles as styles
 from .pix2pixhd_maps import condition, label_colours, pooling_ids, with_features
 
@@ -120,10 +120,8 @@ class MapInputs:
     def read_labels(self, label_path):
         """A label map file's class ids ``int32 (H, W)``, checked against the config's classes."""
         label = read_label_map(label_path)
-        if label.max(initial=0) >= self.config.label_nc or label.min(initial=0) < 0:
-            bad = int(label.max()) if label.max() >= self.config.label_nc else int(label.min())
-            raise LabelMapError(f"{label_path} holds class id {bad}, outside [0, {self.config.label_nc}) of this "
-                                "run's label_nc")
+        check_id_range(label_path, int(label.min(initial=0)), int(label.max(initial=0)), self.config.label_nc,
+                       "this run was trained on label_nc classes")
         return label
 
     def coloured(self, label_path):
