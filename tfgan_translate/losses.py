@@ -318,3 +318,36 @@ def patch_nce_loss(query, key, temperature=0.07):
     logits = tf.concat([positive, negative], axis=-1) / temperature
     per_patch = tf.reduce_logsumexp(logits, axis=-1) - logits[..., 0]
     return tf.reduce_mean(per_patch, axis=-1)
+
+
+# -- StackGAN's conditioning augmentation (Zhang et al., 2017) -----------------------------
+
+def conditioning_kl_loss(mu, logvar):
+    """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` per example, AVERAGED over the condition
+    dimensions: ``mean_j -0.5 (1 + logvar_j - mu_j^2 - exp(logvar_j))``, shape ``(B,)``.
+
+    The batch mean of this vector equals the reference ``KL_loss``, which averages over the
+    batch and the dimensions; its weight lambda = 2.0 (``TRAIN.COEFF.KL``) applies to this
+    mean. The paper's KL divergence is the sum over dimensions, ``condition_dim`` (128)
+    times larger. Computed in float32.
+    """
+    mu = tf.cast(mu, tf.float32)
+    logvar = tf.cast(logvar, tf.float32)
+    return tf.reduce_mean(-0.5 * (1.0 + logvar - tf.square(mu) - tf.exp(logvar)), axis=-1)
+
+
+def matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, wrong_weight=0.5, fake_weight=0.5):
+    """The GAN-CLS matching-aware discriminator loss of StackGAN (Reed et al., 2016):
+    ``BCE(D(x, t), 1) + 0.5 BCE(D(x, t'), 0) + 0.5 BCE(D(G(z, t), t), 0)`` for real images with
+    their texts, real images with mismatched texts and fakes with their texts (the weights of
+    the reference's ``compute_discriminator_loss``).
+
+    Each term is averaged over its own examples (the mismatched pairs are one fewer than the
+    batch: the reference pairs image i with text i+1), so unlike the other losses here it
+    returns ``(total, {"d_real", "d_wrong", "d_fake"})`` of scalars, reduced for tf.distribute.
+    """
+    real = mean_loss(per_example_mean(tf.nn.softplus(-tf.cast(real_logits, tf.float32))))
+    wrong = mean_loss(per_example_mean(tf.nn.softplus(tf.cast(wrong_logits, tf.float32))))
+    fake = mean_loss(per_example_mean(tf.nn.softplus(tf.cast(fake_logits, tf.float32))))
+    total = real + wrong_weight * wrong + fake_weight * fake
+    return total, {"d_real": real, "d_wrong": wrong, "d_fake": fake}

@@ -199,6 +199,8 @@ def _run_train(args):
               f"(step {schedule_steps} = {config.n_epochs} + {config.n_epochs_decay} epochs); the steps after it "
               "train at learning rate 0. Train longer with more --epochs in a new run (--new-run).", file=sys.stderr)
     trainer = distribute.build_trainer(family.trainer, config, steps_per_epoch, strategy)
+    if distribute.is_chief(strategy):
+        runs.before_training(family, args.dataset, run_dir, config, args.data_dir, args.strict)
     evaluate_fn, evaluate_every = _train_evaluate_fn(args, trainer, steps_per_epoch, direction)
     print(f"training {family.name} on {args.dataset} ({direction}) into {run_dir}: {steps_per_epoch} steps per "
           f"epoch, up to step {total_steps}; {strategy.num_replicas_in_sync} replica(s), {args.precision}")
@@ -479,6 +481,35 @@ def _run_serve(args):
     return 0
 
 
+def _add_generate(subparsers):
+    parser = subparsers.add_parser(
+        "generate", help="draw images from captions with a text-to-image run (stackgan): PNG grids",
+        description="Draw --num images for each --caption with a trained text-to-image run (its newest "
+        "checkpoint) and write a grid: a row per caption, a column per noise vector (the same noise in each "
+        "column). A StackGAN Stage-II run also writes its Stage-I images beside it (OUTPUT_stage-i.png). "
+        "Captions are encoded with the run's text encoder (RUN/text_encoder.json, the words of its training "
+        "captions; unknown words are left out). A run trained on precomputed embeddings (the char-CNN-RNN "
+        "pickles) takes --embeddings FILE.npy instead.")
+    parser.add_argument("--run-dir", required=True, help="a text-to-image run folder")
+    parser.add_argument("--caption", action="append", default=[], metavar="TEXT",
+                        help="a caption to draw (repeatable: one grid row each)")
+    parser.add_argument("--embeddings", metavar="FILE.npy",
+                        help="text embeddings (N, D) or (N, K, D) to draw instead of captions")
+    parser.add_argument("--num", type=int, default=8, help="images per caption (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise vectors (default: %(default)s)")
+    parser.add_argument("--output", required=True, metavar="GRID.png", help="the grid's PNG file")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing grids")
+    return parser
+
+
+def _run_generate(args):
+    from .generate import generate
+
+    generate(args.run_dir, args.output, captions=args.caption, embeddings=args.embeddings, num=args.num,
+             seed=args.seed, overwrite=args.overwrite)
+    return 0
+
+
 def _add_demo(subparsers):
     names = families.names()
     parser = subparsers.add_parser("demo", help="train pix2pix and CycleGAN on the built-in offline data (CPU minutes)")
@@ -610,6 +641,7 @@ COMMANDS = {
     "train": (_add_train, _run_train),
     "translate": (_add_translate, _run_translate),
     "export": (_add_export, _run_export),
+    "generate": (_add_generate, _run_generate),
     "demo": (_add_demo, _run_demo),
     "convert": (_add_convert, _run_convert),
     "evaluate": (_add_evaluate, _run_evaluate),

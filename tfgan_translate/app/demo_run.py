@@ -19,6 +19,7 @@ from .report import write_report
 def _train(family, config, dataset, run_dir, total_steps, progress):
     dataset_fn, steps_per_epoch = runs.training_dataset_fn(family, dataset, config)
     trainer = family.trainer(config, steps_per_epoch=steps_per_epoch)
+    runs.before_training(family, dataset, run_dir, config)
     steps = total_steps or (config.n_epochs + config.n_epochs_decay) * steps_per_epoch
     started = time.perf_counter()
     result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=steps,
@@ -99,6 +100,13 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, names=DEFAUL
         print(f"== {name} on {demo.dataset} ({demo.config.image_size} px) ==")
         run_dir = output / (name + ("_quick" if quick else ""))
         trainer, result, seconds = _train(family, demo.config, demo.dataset, run_dir, steps, progress)
+        stages = [(run_dir, result, seconds)]
+        if demo.follow_up is not None and not result.interrupted:  # a second stage on the first run
+            suffix, config = demo.follow_up(str(run_dir))
+            print(f"== {name}, then {suffix.strip('_')} on {run_dir} ({config.image_size} px) ==")
+            run_dir = run_dir.with_name(run_dir.name + suffix)
+            trainer, result, seconds = _train(family, config, demo.dataset, run_dir, steps, progress)
+            stages.append((run_dir, result, seconds))
         if result.interrupted:  # Ctrl-C / SIGTERM: fit saved a checkpoint; a half-trained run gets no report
             _save_report(report_path, earlier, report)  # the families finished
             print(f"{name}: interrupted at step {result.step}, checkpoint saved in {run_dir}; "
@@ -107,14 +115,17 @@ def run_demo(output="checkpoints/demo", quick=False, progress=True, names=DEFAUL
         export_dir = run_dir / "export"
         inference.export_generators(trainer.generators(), export_dir, name, overwrite=True)
         report[name] = {
-            "steps": result.step,
-            "seconds": round(seconds, 1),
+            "steps": sum(stage[1].step for stage in stages),
+            "seconds": round(sum(stage[2] for stage in stages), 1),
             "images_per_second": round(result.images_per_second, 1),
             "losses": {k: round(v, 4) for k, v in result.losses.items()},
             "run_dir": str(run_dir),
             "samples": str(sorted((run_dir / "samples").glob("*.png"))[-1]),
             "export": str(export_dir),
         }
+        if len(stages) > 1:
+            report[name]["stages"] = [{"run_dir": str(d), "steps": r.step, "seconds": round(t, 1),
+                                       "losses": {k: round(v, 4) for k, v in r.losses.items()}} for d, r, t in stages]
         if not result.losses:  # a finished run, only restored: report how it was trained
             report[name].update({key: earlier[name][key] for key in ("seconds", "images_per_second", "losses")
                                  if key in earlier.get(name, {})}, already_trained=True)

@@ -24,8 +24,9 @@ def training_dataset_fn(family, dataset, config, direction="AtoB", data_dir=None
         channels = (config.input_channels, config.output_channels)
     else:
         channels = None
+    extra = {"jitter": config.jitter, "embedding_dim": config.embedding_dim} if family.data == "captions" else {}
     return source.training(config.image_size, config.batch_size, config.seed, direction, channels, shard,
-                           labels=label_options(config))
+                           labels=label_options(config), **extra)
 
 
 def label_options(config):
@@ -62,6 +63,9 @@ def load_generators(run_dir):
 
 def refuse_generative(family):
     """``ValueError`` for a family that draws images from noise and codes (nothing to translate)."""
+    if family.text_to_image is not None:
+        raise ValueError(f"{family.name} runs draw images from texts; they do not translate images. Draw from "
+                         f"captions with: tfgan-translate generate --run-dir RUN --caption TEXT --output grid.png")
     if not family.translates:
         raise ValueError(
             f"{family.name} runs generate images from noise and codes; they do not translate images. "
@@ -72,6 +76,17 @@ def refuse_generative(family):
 def generator_for_direction(family, generators, direction):
     """The generator of ``generators`` that translates ``direction`` in a run of ``family``."""
     return generators[family.generator_for(direction)]
+
+
+def before_training(family, dataset, run_dir, config, data_dir=None, strict=False, log=print):
+    """The family's step before training ``config`` on ``dataset`` (StackGAN's text encoder), with its message."""
+    if family.before_training is None:
+        return {}
+    source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
+    done = family.before_training(source, run_dir, config) or {}
+    for message in done.values():
+        log(message)
+    return done
 
 
 def after_training(family, trainer, dataset, run_dir, data_dir=None, strict=False, log=print):

@@ -14,6 +14,7 @@ or ``crop_size``, ``load_size``, ``preprocess``, ``training``, ``seed``, ``stric
 ``labelled_dataset(root)``      pix2pixHD label maps (+ instance maps) and photos ->
                                 ``{"label", "instance", "b"}`` (:mod:`.label_maps`)
 ``write_demo_labelled(root)``   offline labelled demo data with a held-out split
+``load_caption_split(value)``   captioned images for StackGAN (:mod:`.captions`)
 ``resolve(value, kind)``        a CLI ``--dataset`` value -> training batches per epoch
                                 and held-out splits (:mod:`.sources`)
 ==============================  =====================================================
@@ -24,6 +25,15 @@ Example:
     >>> images = data.to_uint8(next(iter(ds))["a"])  # back to displayable pixels
 """
 
+from tfgan_translate.data.captions import (
+    CAPTION_DEMO,
+    CaptionDataError,
+    CaptionSplit,
+    caption_batches,
+    caption_encoder,
+    caption_layout,
+    load_caption_split,
+)
 from tfgan_translate.data.decode import BadImageError, BadImageWarning, decode_image, decode_levels
 from tfgan_translate.data.demo import demo_paired, demo_unpaired, psnr
 from tfgan_translate.data.folders import (
@@ -46,6 +56,7 @@ from tfgan_translate.data.label_maps import (
 from tfgan_translate.data.options import PREPROCESS_MODES, Options
 from tfgan_translate.data.preprocess import denormalize, normalize, to_uint8
 from tfgan_translate.data.sources import DataSource, HeldOut, resolve
+from tfgan_translate.data.text_encoder import BagOfWordsEncoder, CaptionError
 from tfgan_translate.data.tfds_source import tfds_unpaired
 
 __all__ = [

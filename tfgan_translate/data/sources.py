@@ -14,11 +14,15 @@ a tfds CycleGAN name (``horse2zebra``)      ``cycle_gan/<name>`` (held out: test
 a folder with ``train_label/`` or           label maps, instance maps and photos for
 ``gtFine/`` + ``leftImg8bit/``              pix2pixHD (held out: ``test_*`` or ``val``)
 ``demo-labels``                             offline label maps of real photos (pix2pixHD)
+a folder with ``train/filenames.pickle``    text-image pairs for StackGAN: the reference's
++ ``char-CNN-RNN-embeddings.pickle``, or    precomputed embeddings, or captions in text
+``train/images/`` + ``train/text/``         files (held out: ``test/``)
+``demo-captions``                           offline captioned shapes with a known answer
 ==========================================  ==========================================
 
-The kind of data a family takes (``paired``, ``unpaired``, ``labels``) decides what is
-accepted: paired families refuse two-domain layouts, unpaired ones take pairs as two
-domains, labelled ones take only digits.
+The kind of data a family takes (``paired``, ``unpaired``, ``labels``, ``captions``) decides
+what is accepted: paired families refuse two-domain layouts, unpaired ones take pairs as two
+domains, labelled ones take only digits, captioned ones only text-image pairs.
 """
 
 import dataclasses
@@ -32,7 +36,7 @@ from .folders import aligned_folder, single_folder, unaligned_folder
 from .pipeline import check_direction
 from .tfds_source import check_cycle_gan_name, tfds_split_images, tfds_unpaired
 
-KINDS = ("paired", "unpaired", "labels")
+KINDS = ("paired", "unpaired", "labels", "captions")
 DEMO_TASKS = {"demo-paired": "edges2photo", "demo-gray2color": "gray2color"}
 EPOCH_SEED = 100_003  # epoch e of a run with seed s shuffles with s * EPOCH_SEED + e
 
@@ -91,6 +95,19 @@ class DataSource:
         if self.kind == "labels":
             raise ValueError(f"--dataset {value!r}: the class-conditional families train on "
                              f"{' or '.join(digits.DATASETS)}")
+        from .captions import CAPTION_DEMO, caption_layout
+
+        captioned = value == CAPTION_DEMO or (path.is_dir() and caption_layout(path) is not None)
+        if self.kind == "captions":
+            if not captioned:
+                raise ValueError(
+                    f"--dataset {value!r} holds no captioned images: text-to-image families train on {CAPTION_DEMO}, "
+                    "a folder with train/filenames.pickle + train/char-CNN-RNN-embeddings.pickle (the StackGAN "
+                    "birds/flowers layout) or train/images/ + train/text/<image name>.txt (a caption per line)")
+            return "captions"
+        if captioned:
+            raise ValueError(f"--dataset {value} holds captioned images, for text-to-image families (stackgan); "
+                             f"this family needs {self.kind} images")
         if value == LABELLED_DEMO or ((Path(value).is_dir()) and labelled_layout(value)):
             if self.kind != "paired":
                 raise ValueError(f"--dataset {value} holds label maps, which pix2pixhd translates (with --label-nc); "
@@ -157,8 +174,28 @@ class DataSource:
 
     # -- training ------------------------------------------------------------------------
 
-    def _maker(self, image_size, batch_size, direction, channels, shard=None, labels=None):
+    def captions(self, split, image_size, embedding_dim=1024):
+        """The ``data.captions.CaptionSplit`` ``split`` (``"train"`` or ``"test"``) of captioned data,
+        captions given as text embedded in ``embedding_dim`` values (by :meth:`caption_encoder`)."""
+        if self.origin != "captions":
+            raise ValueError(f"--dataset {self.value} holds no captioned images")
+        from .captions import load_caption_split
+
+        return load_caption_split(self.value, split, encoder=self.caption_encoder(embedding_dim), image_size=image_size,
+                                  strict=self.strict)
+
+    def _maker(self, image_size, batch_size, direction, channels, shard=None, labels=None, jitter=True,
+               embedding_dim=1024):
         options = dict(image_size=image_size, batch_size=batch_size, deterministic=True)
+        if self.origin == "captions":
+            check_direction(direction)
+            if direction != "AtoB":
+                raise ValueError("--direction is for image translation; text-to-image families have no direction")
+            from .captions import caption_batches
+
+            split = self.captions("train", image_size, embedding_dim)
+            return lambda seed: caption_batches(split, image_size, batch_size, seed=seed, training=True, jitter=jitter,
+                                                shard=shard)
         if shard is not None and self.origin != "digits":
             options.update(shard=shard)
         self._refuse_labels(labels)
@@ -198,7 +235,8 @@ class DataSource:
         return lambda seed: tfds_unpaired(self.value, "train", direction=direction, data_dir=self.data_dir, seed=seed,
                                           **options)
 
-    def training(self, image_size, batch_size, seed, direction="AtoB", channels=None, shard=None, labels=None):
+    def training(self, image_size, batch_size, seed, direction="AtoB", channels=None, shard=None, labels=None,
+                 jitter=True, embedding_dim=1024):
         """``(epoch -> tf.data.Dataset, steps_per_epoch)`` of the training split.
 
         Each epoch gets its own seed (``seed * 100_003 + epoch``), so the batches of an epoch
@@ -207,8 +245,10 @@ class DataSource:
         this worker's rows, which is what ``dataset_fn.per_worker`` then says (the digits,
         small arrays in memory, are not sharded: each worker keeps its rows of the whole batch).
         ``labels``: ``(label_nc, use_instance)`` of a config that translates label maps.
+        ``jitter``: captioned data's random crop and mirror (``False`` when captions say left/right);
+        ``embedding_dim``: the size of captions' embeddings when they are given as text.
         """
-        make = self._maker(image_size, batch_size, direction, channels, shard, labels)
+        make = self._maker(image_size, batch_size, direction, channels, shard, labels, jitter, embedding_dim)
         first = make(seed * EPOCH_SEED)
         if self.origin == "digits" and self.value == "digits":
             steps = len(digits.digits_arrays("train", image_size)[1]) // batch_size
@@ -227,6 +267,13 @@ class DataSource:
         dataset_fn.per_worker = shard is not None and self.origin != "digits"
         return dataset_fn, steps
 
+    def caption_encoder(self, dim=1024):
+        """The text encoder (of ``dim`` values) of captioned data given as text: the words of its training
+        captions (``None`` for precomputed embeddings)."""
+        from .captions import caption_encoder
+
+        return caption_encoder(self.value, dim=dim) if self.origin == "captions" else None
+
     # -- held out ------------------------------------------------------------------------
 
     def heldout(self, image_size, batch_size=16, direction="AtoB", channels=3, labels=None):
@@ -242,6 +289,9 @@ class DataSource:
             options = dict(image_size=image_size, batch_size=batch_size, training=False, drop_remainder=False,
                            channels_b=channels[1] if isinstance(channels, tuple) else channels)
             return HeldOut(self.value, split, True, pairs=lambda: self.labelled(split, labels, options))
+        if self.origin == "captions":
+            raise ValueError(f"--dataset {self.value}: text-to-image runs are scored by their demo's attribute "
+                             "classifier, not by a held-out translation")
         if self.origin == "digits":
             raise ValueError(f"--dataset {self.value}: digits have no held-out translation to score; "
                              "the class-conditional families are scored by their demo's classifier")

@@ -23,6 +23,7 @@ REGISTRY = {
     "dualgan": "tfgan_translate.families.dualgan",
     "cgan": "tfgan_translate.families.cgan",
     "infogan": "tfgan_translate.families.infogan",
+    "stackgan": "tfgan_translate.families.stackgan",
 }
 
 

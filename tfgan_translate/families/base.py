@@ -25,17 +25,37 @@ import keras
 from ..training.checkpoints import seed_states
 from ..training.schedules import EpochLength, adam_for
 
-DATA_KINDS = ("paired", "unpaired", "labels")
+DATA_KINDS = ("paired", "unpaired", "labels", "captions")
 
 
 @dataclasses.dataclass(frozen=True)
 class Demo:
     """A family's demo preset: the measured settings, the built-in dataset, and
-    ``quality(trainer) -> dict`` of held-out figures for the report (optional)."""
+    ``quality(trainer) -> dict`` of held-out figures for the report (optional).
+
+    ``follow_up(run_dir) -> (suffix, config)``: a second run that builds on the first (StackGAN's
+    Stage-II on its Stage-I run in ``run_dir``), trained into ``<run_dir><suffix>``; the demo's
+    export and figures are then the second run's."""
 
     config: object
     dataset: str
     quality: Callable | None = None
+    follow_up: Callable | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TextToImage:
+    """How a text-to-image family's trained run draws images from texts.
+
+    ``embed(run_dir, texts) -> (N, D)`` float32 embeddings (``ValueError`` naming a text it cannot
+    encode); ``draw(generator, embeddings, noise) -> {title: (N, S, S, C) images}`` in inference
+    mode, the final images last (StackGAN: Stage-I's, then Stage-II's); ``noise_size(config)``: the
+    columns of ``noise``.
+    """
+
+    embed: Callable
+    draw: Callable
+    noise_size: Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +68,8 @@ class Family:
         build_models: ``config -> {name: keras.Model}``.
         trainer: the ``Trainer`` class (a :class:`Trainer`).
         data: the kind of data it trains on: ``paired`` (A|B pairs), ``unpaired`` (two
-            domains; paired data serve too) or ``labels`` (class-labelled images).
+            domains; paired data serve too), ``labels`` (class-labelled images) or ``captions``
+            (images with their texts).
         directions: for translating families, which model translates each direction
             (``{"AtoB": "generator"}`` for a one-way family); empty for generating ones.
         generator: for generating families, the model that draws images from noise and codes.
@@ -68,6 +89,11 @@ class Family:
         after_training: ``(trainer, source, run_dir) -> dict`` run once when a training run ends,
             with the training data's ``data.DataSource`` (pix2pixHD fits its k-means styles on the
             training split); the messages it returns go to the log.
+        before_training: ``(source, run_dir, config) -> dict`` run when a training run starts, with its
+            ``data.DataSource`` (StackGAN keeps the text encoder of its captions in the run folder,
+            so that the run draws new captions later); the messages it returns go to the log.
+        text_to_image: a :class:`TextToImage` for a family whose generator draws images from texts
+            (``tfgan-translate generate``), else ``None``.
     """
 
     name: str
@@ -84,6 +110,8 @@ class Family:
     row_titles: Callable | None = None
     map_inputs: Callable | None = None
     after_training: Callable | None = None
+    before_training: Callable | None = None
+    text_to_image: "TextToImage | None" = None
 
     def __post_init__(self):
         if self.data not in DATA_KINDS:

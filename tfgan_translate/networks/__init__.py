@@ -22,6 +22,17 @@ from .pix2pixhd import (
 # pix2pixHD's E; ``build_feature_encoder`` at this level is CUT's (a view of its generator).
 from .feature_encoder import InstanceAverage, feature_encoder_size_multiple, feature_encoder_trunk, instance_average
 from .feature_encoder import build_feature_encoder as build_pix2pixhd_feature_encoder
+from .stackgan import (
+    ConditioningAugmentation,
+    build_conditional_logits,
+    build_stage1_discriminator,
+    build_stage1_generator,
+    build_stage2_discriminator,
+    build_stage2_generator,
+    build_unconditional_logits,
+    conditioning_layer,
+    stage1_image,
+)
 
 __all__ = [
     "build_feature_encoder", "build_patch_head", "resnet_reference_sequence", "xavier_normal_init",
@@ -39,4 +50,7 @@ __all__ = [
     "build_unet_generator",
     "patchgan_output_size",
     "patchgan_receptive_field",
+    "ConditioningAugmentation", "build_conditional_logits", "build_stage1_discriminator", "build_stage1_generator",
+    "build_stage2_discriminator", "build_stage2_generator", "build_unconditional_logits", "conditioning_layer",
+    "stage1_image",
 ]

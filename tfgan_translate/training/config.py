@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 
 CONFIG_FILE = "config.json"
-LR_POLICIES = ("linear", "step", "cosine", "constant")
+LR_POLICIES = ("linear", "step", "halve", "cosine", "constant")
 
 
 MAX_IMAGE_SIZE = 8192  # pix2pixHD's 2048 x 1024 fits; a larger side is a typo, not a model
@@ -108,7 +108,7 @@ class TrainConfig:
     n_epochs: int = option(100, "epochs at the full learning rate")
     n_epochs_decay: int = option(100, "epochs of learning-rate decay after n_epochs")
     lr_policy: str = option("linear", "learning-rate policy", LR_POLICIES)
-    lr_decay_epochs: int = option(50, "epochs between the step policy's x0.1 decays", minimum=1)
+    lr_decay_epochs: int = option(50, "epochs between the step policy's x0.1 (halve: x0.5) decays", minimum=1)
     seed: int = option(0, "seed for weights, data order and jitter", maximum=2**32 - 1)
 
     def __post_init__(self):

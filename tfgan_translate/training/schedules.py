@@ -55,6 +55,7 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
       ``n_epochs_decay`` (the reference rule ``1 - max(0, e + 1 - n_epochs) / (n_epochs_decay + 1)``
       for 0-based epoch e), and 0 from then on.
     - ``step``: times 0.1 every ``decay_epochs`` epochs.
+    - ``halve``: times 0.5 every ``decay_epochs`` epochs (StackGAN's schedule).
     - ``cosine``: half a cosine from ``base_lr`` to 0 over ``n_epochs + n_epochs_decay``.
     - ``constant``: ``base_lr`` always.
     """
@@ -81,6 +82,8 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
             return tf.maximum(0.0, 1.0 - over / float(self.n_epochs_decay + 1))
         if self.policy == "step":
             return tf.pow(0.1, tf.floor(epoch / float(self.decay_epochs)))
+        if self.policy == "halve":
+            return tf.pow(0.5, tf.floor(epoch / float(self.decay_epochs)))
         if self.policy == "cosine":
             total = float(max(1, self.n_epochs + self.n_epochs_decay))
             return 0.5 * (1.0 + tf.cos(math.pi * tf.minimum(epoch, total) / total))
