@@ -519,7 +519,8 @@ download), with the demo's reference settings, and compares them:
 The list of families comes from the registry (`families.all_families()`: every family declares its
 demo, with the dataset it was tuned on), so a new translation family shows up here without editing the notebook;
 `FAMILIES` picks a subset. CGAN and InfoGAN are left out: they generate digits from noise and
-codes rather than translate images.
+codes rather than translate images. The last section draws images from texts with StackGAN's two
+stages (`TEXT_STEPS`).
 {INTRO_FOOTER}"""),
     code('''
 import os
@@ -533,6 +534,7 @@ STEPS = int(os.environ.get("TFGAN_NB_STEPS", 1000))  # per family, first session
 RESUME_STEPS = int(os.environ.get("TFGAN_NB_RESUME_STEPS", 500))  # per family, added when resuming
 NUM_EXAMPLES = int(os.environ.get("TFGAN_NB_NUM_EXAMPLES", 4))  # held-out images shown per dataset
 RUN_ROOT = os.environ.get("TFGAN_NB_RUN_ROOT", "runs")  # a Google Drive folder keeps runs across Colab sessions
+TEXT_STEPS = int(os.environ.get("TFGAN_NB_TEXT_STEPS", 1000))  # StackGAN, per stage (last section; 0 skips it)
 ''', "parameters"),
     *common_setup("from tfgan_translate import data, evaluation, families, inference, runs, training"),
     md("""
@@ -805,6 +807,63 @@ for name, (demo, config) in label_zoo.items():
         read=lambda path: run["maps"].compose(path, instance_map[Path(path).name], seed=0))
     print(f"  exported {', '.join(p.name for p in paths)} and {', '.join(p.name for p in run['maps'].files(run_dir))}; "
           f"translated {len(written)} label maps into {written[0].parent}")
+'''),
+    md("""
+## Text to image: StackGAN's two stages
+
+StackGAN draws an image from a caption: Stage-I turns the caption's embedding (through conditioning
+augmentation, which samples a code c around it) and noise into a small image, and Stage-II,
+with Stage-I frozen, turns that image and the caption into one 4x larger. `demo-captions` holds
+scenes of one coloured shape, each with ten paraphrased captions ("a large red circle in the top
+left corner", "top left: a big red disc", ...); its held-out captions name combinations of colour,
+shape, size and position that training never saw. The captions are encoded offline by a
+bag-of-words encoder kept in the run folder (`text_encoder.json`).
+
+Each stage trains `TEXT_STEPS` steps with the demo's settings (`families.get("stackgan").demo`);
+the Stage-II run names its Stage-I run (`stage1_run`). The grids show real | Stage-I | Stage-II.
+"""),
+    code('''
+stackgan = families.get("stackgan")
+text_runs = {}
+if TEXT_STEPS:
+    demo = stackgan.demo
+    run_dir = Path(RUN_ROOT) / "zoo_stackgan"
+    for stage, config in ((1, demo.config), (2, None)):
+        if config is None:  # Stage-II on the Stage-I run just trained
+            suffix, config = demo.follow_up(str(run_dir))
+            run_dir = run_dir.with_name(run_dir.name + suffix)
+        dataset_fn, steps_per_epoch = runs.training_dataset_fn(stackgan, demo.dataset, config)
+        trainer = stackgan.trainer(config, steps_per_epoch=steps_per_epoch)
+        runs.before_training(stackgan, demo.dataset, run_dir, config)  # keeps the text encoder in the run
+        result = training.fit(trainer, dataset_fn, run_dir, steps_per_epoch=steps_per_epoch, total_steps=TEXT_STEPS,
+                              sample_every=TEXT_STEPS, checkpoint_every=TEXT_STEPS)
+        text_runs[stage] = dict(trainer=trainer, run_dir=run_dir, result=result)
+        show_grid(latest_grid(run_dir), f"Stage-{'I' * stage}, step {result.step}", width=6 + 2 * stage)
+else:
+    print("TEXT_STEPS = 0: StackGAN skipped")
+'''),
+    md("""
+Captions of your own, drawn by the Stage-II run (`tfgan-translate generate --run-dir RUN --caption ...`
+does the same from the command line): each row is a caption, each column one noise vector, the same
+in every row. Then the demo's figures: the share of images drawn for held-out captions whose colour,
+shape, size and position a classifier trained on the real scenes reads as the caption says, next to
+real training scenes picked at random (a generator that ignores the text).
+"""),
+    code('''
+if text_runs:
+    final = text_runs[max(text_runs)]
+    captions = ["a large red circle in the top left corner", "a small blue square at the bottom right",
+                "there is a big yellow triangle at the top right", "a tiny green disc, lower left"]
+    embeddings = stackgan.text_to_image.embed(final["run_dir"], captions)
+    noise = np.random.default_rng(0).standard_normal((4, stackgan.text_to_image.noise_size(final["trainer"].config)))
+    for title, images in stackgan.text_to_image.draw(
+            final["trainer"].generator, np.repeat(embeddings, 4, axis=0), np.tile(noise, (4, 1)).astype("float32")).items():
+        images = np.asarray(images).reshape(4, 4, *images.shape[1:])
+        print(title)
+        show_columns({f"noise {j + 1}": images[:, j] for j in range(4)}, width=8)
+    if TEXT_STEPS >= 200:  # the figures train a classifier of the real scenes at each stage's size (about a minute)
+        for key, value in stackgan.demo.quality(final["trainer"]).items():
+            print(f"{key}: {value}")
 '''),
 ]
 

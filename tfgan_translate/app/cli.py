@@ -148,9 +148,11 @@ def _check_loop_flags(args, family):
     if args.keep_checkpoints is not None and args.keep_checkpoints < 0:
         raise UsageError(f"--keep-checkpoints must be >= 0 (0 keeps all), got {args.keep_checkpoints}")
     if args.evaluate_every_epochs and not family.translates:
+        what = "texts" if family.text_to_image is not None else "noise and codes"
+        judge = "an attribute" if family.text_to_image is not None else "a digit"
         raise UsageError(f"--evaluate-every-epochs scores the translations of a held-out split; {family.name} "
-                         "runs generate images from noise and codes (tfgan-translate demo --family "
-                         f"{family.name} reports a digit classifier's accuracy on its samples)")
+                         f"runs generate images from {what} (tfgan-translate demo --family "
+                         f"{family.name} reports {judge} classifier's accuracy on its samples)")
     for flag, off in (("sample_every", "sample grid only at the end"), ("checkpoint_every", "checkpoint only at the end"),
                       ("log_every", "no TensorBoard scalars")):
         value = getattr(args, flag)
@@ -415,14 +417,17 @@ def _run_export(args):
 
     size = args.size or getattr(config, "image_size", 256)
     maps = family.map_inputs(config, clusters={}) if family.map_inputs else None
+    texts = family.text_to_image
+    described = maps.describe() if maps is not None else texts.describe(config) if texts is not None else None
+    extras = maps.files(args.run_dir) if maps is not None else texts.files(args.run_dir) if texts is not None else []
     try:
         record = export.export_models(generators, args.output, family.name, formats=formats, size=size,
-                                      overwrite=args.overwrite, input_description=maps and maps.describe())
+                                      overwrite=args.overwrite, input_description=described)
     except export.ExportError as error:
         print(f"tfgan-translate export: {error}", file=sys.stderr)
         return 1
     print(f"exported {', '.join(generators)} as {', '.join(formats)} into {args.output} (see export.json)")
-    for extra in maps.files(args.run_dir) if maps is not None else []:  # e.g. the styles its features take
+    for extra in extras:  # e.g. the styles its features take, the text encoder of its captions
         shutil.copyfile(extra, Path(args.output) / extra.name)
         print(f"copied the run's {extra.name} beside them")
     from .report import record_export

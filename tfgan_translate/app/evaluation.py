@@ -208,7 +208,8 @@ def fid_choice(fid_network=None, fid_weights=None, inception_weights=None):
 
 def _directions(direction, family):
     if not family.translates:
-        raise ValueError(f"{family.name} runs generate images from noise and codes; there is no held-out "
+        what = "texts" if family.text_to_image is not None else "noise and codes"
+        raise ValueError(f"{family.name} runs generate images from {what}; there is no held-out "
                          "translation to score (its demo reports a classifier's accuracy on its samples)")
     if direction == "both":
         if len(family.directions) < 2:

@@ -273,7 +273,7 @@ def _export_one(model, fmt, path, fixed, inputs, side):
     how = {"path": path.name, **figures,
            "input": (f"float32 (1, {fixed[0]}, {fixed[1]}, C) only" if fmt.startswith("tflite") and image else
                      "float32 (N, H, W, C), H and W multiples of size_multiple" if image else "float32 vectors")}
-    if fmt.startswith("tflite"):
+    if fmt.startswith("tflite") and image:
         how["fixed_size"] = list(fixed)
     if fmt == "savedmodel" and image:
         odd = parity_inputs(model, side + multiple // 2 + 1, side + multiple + 3)[0]

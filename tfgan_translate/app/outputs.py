@@ -50,7 +50,8 @@ def check_file(path, flag, overwrite=False, create=True):
     refuses a folder, and an existing file unless ``overwrite``."""
     path = Path(path).expanduser()
     if path.is_dir():
-        raise OutputError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'report.json'})")
+        example = path / (f"output{path.suffix}" if path.suffix else "report.json")
+        raise OutputError(f"{flag} {path} is a folder; give a file name (e.g. {example})")
     if path.exists() and not overwrite:
         raise OutputError(f"{flag} {path} already exists; pass --overwrite to replace it, or choose another {flag}")
     check_folder(path.parent, flag, given=path, create=create)

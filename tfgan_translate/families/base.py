@@ -50,12 +50,15 @@ class TextToImage:
     ``embed(run_dir, texts) -> (N, D)`` float32 embeddings (``ValueError`` naming a text it cannot
     encode); ``draw(generator, embeddings, noise) -> {title: (N, S, S, C) images}`` in inference
     mode, the final images last (StackGAN: Stage-I's, then Stage-II's); ``noise_size(config)``: the
-    columns of ``noise``.
+    columns of ``noise``; ``describe(config)``: what the generator's inputs are, for ``export.json``;
+    ``files(run_dir)``: the run's files an export needs beside the generator (the text encoder).
     """
 
     embed: Callable
     draw: Callable
     noise_size: Callable
+    describe: Callable
+    files: Callable
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,8 +29,11 @@ def save_text_encoder(source, run_dir, config):
     if path.exists():
         kept = BagOfWordsEncoder.load(path)
         if kept.vocabulary != encoder.vocabulary or kept.dim != encoder.dim:
-            return {"text_encoder": f"{path} (the encoder this run was trained with) is kept; the captions of "
-                                    f"{source.value} have another vocabulary"}
+            new = sorted(set(encoder.vocabulary) - set(kept.vocabulary))
+            return {"text_encoder": f"{path} (the encoder this run started with) is kept for generate; the captions "
+                                    f"of {source.value} have another vocabulary, so {len(new)} of their words "
+                                    f"({', '.join(new[:5])}{', ...' if len(new) > 5 else ''}) train here but are "
+                                    "left out when drawing"}
         return {}
     path.parent.mkdir(parents=True, exist_ok=True)
     encoder.save(path)
@@ -50,9 +53,26 @@ def embed_captions(run_dir, captions):
     for caption in captions:
         unknown = encoder.unknown_words(caption)
         if unknown and len(unknown) < len(encoder.tokens(caption)):
-            warnings.warn(f"caption {caption!r}: {', '.join(map(repr, unknown))} never appeared in the run's "
-                          "training captions and were left out")
+            warnings.warn(f"caption {caption!r}: {', '.join(map(repr, unknown))} "
+                          f"{'is not a word' if len(unknown) == 1 else 'are not words'} of the run's text encoder "
+                          "(its training captions) and left out")
     return encoder.encode(captions)
+
+
+def describe_inputs(config):
+    """What an exported generator's two inputs are (``export.json``'s ``input_channels``)."""
+    parts = ["z"] + [f"eps of Stage-{'I' * (k + 1)}'s conditioning augmentation" for k in range(config.stage)]
+    return (f"embedding: (N, {config.embedding_dim}) text embeddings (captions: {TEXT_ENCODER_FILE} beside this "
+            f"file, as tfgan_translate.data.text_encoder.BagOfWordsEncoder.load(path).encode(captions)); noise: "
+            f"(N, {config.noise_size}) standard normal, {config.noise_dim} of z, then "
+            f"{config.condition_dim} of each eps ({', '.join(parts)}); output: (N, {config.image_size}, "
+            f"{config.image_size}, 3) in [-1, 1]")
+
+
+def run_files(run_dir):
+    """The run's files that its exported generator needs: the text encoder (when it has one)."""
+    path = Path(run_dir) / TEXT_ENCODER_FILE
+    return [path] if path.exists() else []
 
 
 def draw(generator, embeddings, noise):

@@ -32,88 +32,11 @@ import numbers
 import keras
 from keras import ops
 
+from ..layers import ConditioningAugmentation, StopGradient, VectorSlice
 from .blocks import conv, leaky_relu, normalization, relu, weight_init
 
 STAGE1_NAME = "stage1_generator"
 CONDITIONING_NAME = "conditioning_augmentation"
-
-
-@keras.saving.register_keras_serializable(package="tfgan_translate")
-class ConditioningAugmentation(keras.layers.Layer):
-    """The reference ``CA_NET``: ``mu, logvar = split(relu(fc(embedding)))``, and
-    ``call([embedding, eps]) = mu + exp(0.5 logvar) * eps`` (the reparameterisation trick).
-
-    ``negative_slope`` 0.2 gives the original TensorFlow StackGAN's leaky ReLU instead: with the
-    PyTorch reference's ReLU, a unit that the KL term pushes below zero never comes back (its
-    gradient is 0), and on small data all of them can, leaving c without the text.
-
-    The sampling runs in float32 under any policy (inputs arrive in float32, see
-    ``input_dtype``; ``fc`` casts the embedding to its compute dtype); the result is cast
-    to the compute dtype at the end.
-    """
-
-    def __init__(self, condition_dim=128, negative_slope=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.condition_dim = int(condition_dim)
-        self.negative_slope = float(negative_slope)
-        self.fc = keras.layers.Dense(2 * self.condition_dim, kernel_initializer=weight_init(),
-                                     bias_initializer="zeros", dtype=self.dtype_policy, name="fc")
-        self.fc.trainable = self.trainable  # from_config sets trainable before fc exists
-
-    @property
-    def input_dtype(self):
-        return "float32"  # eps must not go through float16 on its way to the sampling
-
-    def build(self, input_shape):
-        embedding_shape = input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape
-        self.fc.build(tuple(embedding_shape))
-
-    def encode(self, embedding):
-        """``(mu, logvar)``, each ``(B, condition_dim)``, in the compute dtype."""
-        x = self.fc(embedding)
-        x = ops.leaky_relu(x, self.negative_slope) if self.negative_slope else ops.relu(x)
-        return x[:, : self.condition_dim], x[:, self.condition_dim :]
-
-    def call(self, inputs):
-        embedding, eps = inputs
-        mu, logvar = (ops.cast(t, "float32") for t in self.encode(embedding))
-        c = mu + ops.exp(0.5 * logvar) * ops.cast(eps, "float32")
-        return ops.cast(c, self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0][0], self.condition_dim)
-
-    def get_config(self):
-        return {**super().get_config(), "condition_dim": self.condition_dim, "negative_slope": self.negative_slope}
-
-
-@keras.saving.register_keras_serializable(package="tfgan_translate")
-class VectorSlice(keras.layers.Layer):
-    """``inputs[:, start:stop]``: splits one noise vector into z and the eps of each CA."""
-
-    def __init__(self, start, stop, **kwargs):
-        super().__init__(**kwargs)
-        self.start, self.stop = int(start), int(stop)
-
-    def call(self, inputs):
-        return inputs[:, self.start : self.stop]
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.stop - self.start)
-
-    def get_config(self):
-        return {**super().get_config(), "start": self.start, "stop": self.stop}
-
-
-@keras.saving.register_keras_serializable(package="tfgan_translate")
-class StopGradient(keras.layers.Layer):
-    """Identity whose gradient is zero: the reference's ``stage1_img.detach()``."""
-
-    def call(self, inputs):
-        return ops.stop_gradient(inputs)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
 
 def _positive(**values):
