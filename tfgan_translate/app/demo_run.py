@@ -44,6 +44,11 @@ def _print_report(report, output):
                   f"(identity guess {item['identity_psnr_db']:.2f} dB)")
         if "class_accuracy" in item:
             print(f"  samples labelled as the asked class by a digit classifier: {item['class_accuracy']:.1%} (chance 10%)")
+        for key in [k for k in item if k.endswith("_attribute_accuracy")]:  # text to image: per stage
+            stage, chance = key[:-len("_attribute_accuracy")], item.get(key.replace("attribute", "random_image"), {})
+            shown = ", ".join(f"{name} {value:.0%} (random scenes {chance.get(name, 0):.0%})"
+                              for name, value in item[key].items() if name != "all")
+            print(f"  {stage}: images of held-out captions that show what they say: {shown}")
         if "code_class_accuracy" in item:
             print(f"  best-mapping categorical code -> digit accuracy: {item['code_class_accuracy']:.1%}")
         if "test_psnr_db" in item:

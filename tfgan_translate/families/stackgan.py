@@ -312,7 +312,7 @@ def demo_stage2(stage1_run_dir):
 # Its figures are in stackgan_text.held_out_report (and the README).
 DEMO_STAGE1 = Config(image_size=16, batch_size=16, gf_dim=16, df_dim=16, kl_weight=0.2, ca_negative_slope=0.2,
                      jitter=False, lr_policy="constant", n_epochs=20)
-DEMO_STAGE2_CHANGES = dict(df_dim=2, r_num=2, n_epochs=15)
+DEMO_STAGE2_CHANGES = dict(df_dim=2, r_num=2, n_epochs=20)
 
 FAMILY = Family(
     name="stackgan", config=Config, build_models=build_models, trainer=Trainer, data="captions",
