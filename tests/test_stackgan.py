@@ -299,6 +299,6 @@ def test_the_demo_report_scores_held_out_captions_against_random_scenes():
     assert report["held_out_captions"] == 2 * 400
     judge = report["classifier_16px_test_accuracy"]
     assert min(judge[k] for k in ("colour", "shape", "size", "position")) >= 0.97
-    drawn, chance = report["stagei_attribute_accuracy"], report["stagei_random_image_accuracy"]
+    drawn, chance = report["Stage-I_attribute_accuracy"], report["Stage-I_random_image_accuracy"]
     assert set(drawn) == set(chance) == {"colour", "shape", "size", "position", "all"}
     assert drawn["all"] < 0.1 and chance["all"] < 0.1

@@ -126,7 +126,7 @@ def held_out_report(trainer, captions_per_scene=2, seed=0):
         images = np.concatenate(parts)
         size = images.shape[1]
         classifier, judge = train_attribute_classifier(size)
-        key = title.lower().replace("-", "")
+        key = title  # "Stage-I", "Stage-II"
         report[f"{key}_attribute_accuracy"] = _scores(classifier, images, attributes)
         report[f"{key}_random_image_accuracy"] = {
             k: round(float(v), 3) for k, v in random_image_baseline(classifier, size, attributes=attributes).items()}
