@@ -839,6 +839,8 @@ if TEXT_STEPS:
                               sample_every=TEXT_STEPS, checkpoint_every=TEXT_STEPS)
         text_runs[stage] = dict(trainer=trainer, run_dir=run_dir, result=result)
         show_grid(latest_grid(run_dir), f"Stage-{'I' * stage}, step {result.step}", width=6 + 2 * stage)
+        inference.export_generators(trainer.generators(), run_dir / "export", "stackgan", overwrite=True,
+                                    formats=("keras",))  # G(embedding, noise) -> image
 else:
     print("TEXT_STEPS = 0: StackGAN skipped")
 '''),

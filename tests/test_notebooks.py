@@ -202,6 +202,9 @@ def test_notebook_runs(path, tmp_path, kernel_spec_dir):
         assert sorted(p.name for p in (tmp_path / "datasets" / "facades").iterdir()) == ["test", "train", "val"]
     for run in runs:
         assert (run / "export" / "export.json").exists(), f"{run.name} was not exported"
+        if "stackgan" in run.name:  # draws from texts: nothing to translate
+            assert (run / "text_encoder.json").exists()
+            continue
         assert len(list((run / "translate" / "outputs").glob("*.png"))) == int(TINY["TFGAN_NB_NUM_EXAMPLES"])
 
 

@@ -29,7 +29,10 @@ def _add_train(subparsers, family=None):
     parser.add_argument("model", metavar="MODEL", help=f"one of {', '.join(families.names())}")
     parser.add_argument("--dataset", required=True,
                         help="demo-paired | demo-gray2color | demo-unpaired | a folder (trainA/trainB, or A|B images) "
-                        "| a tfds cycle_gan name such as horse2zebra | digits (offline) or mnist (tfds) for cgan/infogan")
+                        "| a tfds cycle_gan name such as horse2zebra | digits (offline) or mnist (tfds) for cgan/infogan "
+                        "| demo-labels or a label-map folder for pix2pixhd | demo-captions or a captioned folder "
+                        "(train/filenames.pickle + char-CNN-RNN-embeddings.pickle, or train/images/ + train/text/) "
+                        "for stackgan")
     parser.add_argument("--run-dir", help="run folder (default checkpoints/<model>_<dataset>)")
     parser.add_argument("--other-data", action="store_true",
                         help="resume a run on other data than it was trained on (another --dataset, or one whose "

@@ -78,24 +78,25 @@ def generator_for_direction(family, generators, direction):
     return generators[family.generator_for(direction)]
 
 
-def before_training(family, dataset, run_dir, config, data_dir=None, strict=False, log=print):
-    """The family's step before training ``config`` on ``dataset`` (StackGAN's text encoder), with its message."""
-    if family.before_training is None:
+def _run_hook(hook, family, dataset, data_dir, strict, log, call):
+    """``call(hook, source)`` for a family's hook (``None``: nothing), its messages logged."""
+    if hook is None:
         return {}
     source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
-    done = family.before_training(source, run_dir, config) or {}
+    done = call(hook, source) or {}
     for message in done.values():
         log(message)
     return done
+
+
+def before_training(family, dataset, run_dir, config, data_dir=None, strict=False, log=print):
+    """The family's step before training ``config`` on ``dataset`` (StackGAN's text encoder), with its message."""
+    return _run_hook(family.before_training, family, dataset, data_dir, strict, log,
+                     lambda hook, source: hook(source, run_dir, config))
 
 
 def after_training(family, trainer, dataset, run_dir, data_dir=None, strict=False, log=print):
     """The family's step after a finished training on ``dataset`` (pix2pixHD's k-means styles), with its
     message."""
-    if family.after_training is None:
-        return {}
-    source = data.resolve(dataset, family.data, data_dir=data_dir, strict=strict)
-    done = family.after_training(trainer, source, run_dir) or {}
-    for message in done.values():
-        log(message)
-    return done
+    return _run_hook(family.after_training, family, dataset, data_dir, strict, log,
+                     lambda hook, source: hook(trainer, source, run_dir))

@@ -45,7 +45,7 @@ from tfgan_translate.data.caption_files import (
     read_text_layout,
 )
 from tfgan_translate.data.decode import decoder_for
-from tfgan_translate.data.options import Options
+from tfgan_translate.data.options import Options, check_shard
 from tfgan_translate.data.preprocess import normalize, transform
 from tfgan_translate.data.text_encoder import BagOfWordsEncoder
 
@@ -187,7 +187,7 @@ def caption_batches(split: CaptionSplit, image_size, batch_size, seed=0, trainin
             raise ValueError(f"{name} must be a positive integer, got {number!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    worker, workers = _check_shard(shard, batch_size)
+    worker, workers = check_shard(shard, batch_size)
     count, per_image = split.embeddings.shape[:2]
     if drop_remainder and count < batch_size:
         raise ValueError(f"the {split.name} split has {count} image(s) but batch_size={batch_size} with "
@@ -233,21 +233,6 @@ def caption_batches(split: CaptionSplit, image_size, batch_size, seed=0, trainin
     tf_options = tf.data.Options()
     tf_options.deterministic = True
     return ds.with_options(tf_options)
-
-
-def _check_shard(shard, batch_size):
-    if shard is None:
-        return 0, 1
-    try:
-        worker, workers = (int(v) for v in shard)
-    except (TypeError, ValueError):
-        raise ValueError(f"shard must be (worker, workers), got {shard!r}") from None
-    if workers < 1 or not 0 <= worker < workers:
-        raise ValueError(f"shard {shard!r}: the worker must be in [0, workers)")
-    if batch_size % workers:
-        raise ValueError(f"batch_size {batch_size} (the global batch) does not split over {workers} workers: "
-                         f"give a multiple of {workers}")
-    return worker, workers
 
 
 def _layout(value):

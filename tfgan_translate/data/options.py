@@ -124,7 +124,7 @@ class Options:
         if self.shuffle_buffer is not None:
             _check_positive_int("shuffle_buffer", self.shuffle_buffer)
         if self.shard is not None:
-            _check_shard(self.shard, self.batch_size)
+            check_shard(self.shard, self.batch_size)
         deterministic = not self.training if self.deterministic is None else self.deterministic
         seed = 0 if self.seed is None and self.deterministic else self.seed
         return dataclasses.replace(
@@ -151,7 +151,11 @@ def make_options(kwargs: dict, *, default_crop_size: int = 256, **defaults) -> O
     return Options(**{**defaults, **kwargs}).resolve(default_crop_size)
 
 
-def _check_shard(shard, batch_size):
+def check_shard(shard, batch_size):
+    """``(worker, workers)`` of a multi-worker ``shard`` (``(0, 1)`` for ``None``), checked: the worker
+    within the workers, and the global ``batch_size`` split evenly over them."""
+    if shard is None:
+        return 0, 1
     try:
         worker, workers = (int(v) for v in shard)
     except (TypeError, ValueError):
@@ -159,7 +163,9 @@ def _check_shard(shard, batch_size):
     if workers < 1 or not 0 <= worker < workers:
         raise ValueError(f"shard {shard!r}: the worker must be in [0, workers)")
     if batch_size % workers:
-        raise ValueError(f"batch_size {batch_size} (the global batch) does not split over {workers} workers")
+        raise ValueError(f"batch_size {batch_size} (the global batch) does not split over {workers} workers: "
+                         f"give a multiple of {workers}")
+    return worker, workers
 
 
 def _check_positive_int(name, value):
