@@ -16,7 +16,6 @@ from .outputs import check_file
 
 MAX_NUM, MAX_ROWS = 64, 256  # a grid's columns (noise vectors) and rows (texts)
 TITLE_CHARS = 60  # a row's caption heading is cut to this length
-BATCH = 64  # images drawn per call of the generator
 
 
 def _stage_path(output, title):
@@ -90,12 +89,7 @@ def generate(run_dir, output, captions=(), embeddings=None, num=8, seed=0, overw
         raise ValueError(f"the embeddings have {vectors.shape[1]} values, but the run's generator takes {expected}")
     noise = np.random.default_rng(seed).standard_normal((num, width)).astype(np.float32)
     rows, noises = np.repeat(vectors, num, axis=0), np.tile(noise, (len(vectors), 1))
-    drawn = {}
-    for start in range(0, len(rows), BATCH):  # in batches: memory stays that of one batch of images
-        part = text_to_image.draw(generator, rows[start:start + BATCH], noises[start:start + BATCH])
-        for title, images in part.items():
-            drawn.setdefault(title, []).append(np.asarray(images))
-    drawn = {title: np.concatenate(parts) for title, parts in drawn.items()}
+    drawn = text_to_image.draw(generator, rows, noises)
     final = list(drawn)[-1]
     paths = {title: output if title == final else _stage_path(output, title) for title in drawn}
     for path in paths.values():

@@ -75,18 +75,20 @@ def run_files(run_dir):
     return [path] if path.exists() else []
 
 
+DRAW_BATCH = 64  # images drawn per call of the generator: memory stays that of one batch
+
+
 def draw(generator, embeddings, noise):
     """``TextToImage.draw``: ``{"Stage-I": ...}`` for a Stage-I generator, ``{"Stage-I": ...,
-    "Stage-II": ...}`` for a Stage-II one (Stage-I's images of the same noise first)."""
+    "Stage-II": ...}`` for a Stage-II one (Stage-I's images of the same noise first), as NumPy
+    arrays, drawn ``DRAW_BATCH`` at a time."""
     from . import stackgan
 
-    images = {}
-    if stackgan.is_stage2(generator):
-        images["Stage-I"] = stackgan.generate(generator, embeddings, noise, stage1=True)
-        images["Stage-II"] = stackgan.generate(generator, embeddings, noise)
-    else:
-        images["Stage-I"] = stackgan.generate(generator, embeddings, noise)
-    return images
+    stages = {"Stage-I": True, "Stage-II": False} if stackgan.is_stage2(generator) else {"Stage-I": False}
+    return {title: np.concatenate([
+        np.asarray(stackgan.generate(generator, embeddings[start:start + DRAW_BATCH], noise[start:start + DRAW_BATCH],
+                                     stage1=stage1)) for start in range(0, len(embeddings), DRAW_BATCH)])
+        for title, stage1 in stages.items()}
 
 
 # -- the demo's figures -------------------------------------------------------------------------
@@ -115,20 +117,14 @@ def held_out_report(trainer, captions_per_scene=2, seed=0):
     embeddings = test.embeddings[scenes, picks]
     attributes = np.asarray(test.attributes)[scenes]
     noise = np.random.default_rng(seed).standard_normal((len(scenes), config.noise_size)).astype(np.float32)
-    drawn = {}
-    for start in range(0, len(scenes), 256):
-        part = draw(trainer.generator, embeddings[start:start + 256], noise[start:start + 256])
-        for title, images in part.items():
-            drawn.setdefault(title, []).append(np.asarray(images))
+    drawn = draw(trainer.generator, embeddings, noise)
     report = {"held_out_captions": int(len(scenes)), "held_out_combinations": int(len(
         {tuple(row) for row in attributes.tolist()}))}
-    for title, parts in drawn.items():
-        images = np.concatenate(parts)
+    for title, images in drawn.items():  # "Stage-I", "Stage-II"
         size = images.shape[1]
         classifier, judge = train_attribute_classifier(size)
-        key = title  # "Stage-I", "Stage-II"
-        report[f"{key}_attribute_accuracy"] = _scores(classifier, images, attributes)
-        report[f"{key}_random_image_accuracy"] = {
+        report[f"{title}_attribute_accuracy"] = _scores(classifier, images, attributes)
+        report[f"{title}_random_image_accuracy"] = {
             k: round(float(v), 3) for k, v in random_image_baseline(classifier, size, attributes=attributes).items()}
         report[f"classifier_{size}px_test_accuracy"] = {k: round(float(v), 3) for k, v in judge.items()}
     report["stage"] = config.stage
