@@ -169,7 +169,7 @@ def randomize(net, seed=0):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in net.modules():
-            if isinstance(module, nn.BatchNorm2d):
+            if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):  # 1-D: StackGAN's G0
                 n = module.num_features
                 module.weight.copy_(1 + 0.2 * torch.randn(n, generator=generator))
                 module.bias.copy_(0.2 * torch.randn(n, generator=generator))

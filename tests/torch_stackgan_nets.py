@@ -16,6 +16,8 @@ import math
 import torch
 from torch import nn
 
+from torch_reference_nets import randomize  # noqa: F401 (the tests call ref.randomize)
+
 
 def conv3x3(in_planes, out_planes):
     return nn.Conv2d(in_planes, out_planes, 3, stride=1, padding=1, bias=False)
@@ -165,21 +167,6 @@ class Stage2D(nn.Module):
 
     def forward(self, image):
         return self.encode_img(image)
-
-
-def randomize(net, seed=0):
-    """Non-trivial batch-norm state (scale, offset, running mean and variance), eval mode."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                n = module.num_features
-                module.weight.copy_(1 + 0.2 * torch.randn(n, generator=generator))
-                module.bias.copy_(0.2 * torch.randn(n, generator=generator))
-                module.running_mean.copy_(0.2 * torch.randn(n, generator=generator))
-                module.running_var.copy_(0.5 + 1.5 * torch.rand(n, generator=generator))
-                module.num_batches_tracked.fill_(1000)
-    return net.eval()
 
 
 def count(module, trainable_only=False):

@@ -29,6 +29,7 @@ import dataclasses
 from pathlib import Path
 
 from . import digits
+from .captions import CAPTION_DEMO, caption_batches, caption_encoder, caption_layout, load_caption_split
 from .demo import DEMO_DATASETS, demo_paired, demo_unpaired
 from .label_demo import LABELLED_DEMO, demo_labels_folder
 from .label_maps import held_out_split, labelled_dataset, labelled_layout
@@ -95,8 +96,6 @@ class DataSource:
         if self.kind == "labels":
             raise ValueError(f"--dataset {value!r}: the class-conditional families train on "
                              f"{' or '.join(digits.DATASETS)}")
-        from .captions import CAPTION_DEMO, caption_layout
-
         captioned = value == CAPTION_DEMO or (path.is_dir() and caption_layout(path) is not None)
         if self.kind == "captions":
             if not captioned:
@@ -179,8 +178,6 @@ class DataSource:
         captions given as text embedded in ``embedding_dim`` values (by :meth:`caption_encoder`)."""
         if self.origin != "captions":
             raise ValueError(f"--dataset {self.value} holds no captioned images")
-        from .captions import load_caption_split
-
         return load_caption_split(self.value, split, encoder=self.caption_encoder(embedding_dim), image_size=image_size,
                                   strict=self.strict)
 
@@ -191,8 +188,6 @@ class DataSource:
             check_direction(direction)
             if direction != "AtoB":
                 raise ValueError("--direction is for image translation; text-to-image families have no direction")
-            from .captions import caption_batches
-
             split = self.captions("train", image_size, embedding_dim)
             return lambda seed: caption_batches(split, image_size, batch_size, seed=seed, training=True, jitter=jitter,
                                                 shard=shard)
@@ -270,8 +265,6 @@ class DataSource:
     def caption_encoder(self, dim=1024):
         """The text encoder (of ``dim`` values) of captioned data given as text: the words of its training
         captions (``None`` for precomputed embeddings)."""
-        from .captions import caption_encoder
-
         return caption_encoder(self.value, dim=dim) if self.origin == "captions" else None
 
     # -- held out ------------------------------------------------------------------------
